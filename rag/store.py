@@ -1,0 +1,442 @@
+"""The Chroma store: three collections per prefix, all written by ingest and read by the chain.
+
+* ``<prefix>_articles``: one record per article; the document is the full body text and the metadata
+  holds the spans. It is written *last* for an article, so it doubles as the commit marker: an article
+  whose marker is missing or stale is re-written on the next ingest, and orphans are swept.
+* ``<prefix>_sections``: one record per chunk (a headline section or a part of a long one).
+* ``<prefix>_sentences``: one record per sentence, with its own vector, for quote selection.
+
+The collections record the embedding model; opening them with another model raises
+:class:`~rag.errors.ModelMismatchError` instead of mixing vectors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from rag.errors import ModelMismatchError, NotFoundError, StoreError
+from rag.models import Article, ArticleSummary, Chunk, Section, Sentence
+from rag.settings import Settings, get_settings
+
+__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+_EPOCH = dt.date(1970, 1, 1)
+_CLIENTS: dict[str, Any] = {}
+_CLIENT_LOCK = threading.Lock()
+
+
+def day_number(date: dt.date | None) -> int:
+    """Days since 1970-01-01, or -1 for an unknown date (Chroma metadata has no dates)."""
+    return (date - _EPOCH).days if date else -1
+
+
+@dataclass
+class SectionHit:
+    chunk_id: str
+    article_id: str
+    section: int
+    headline: str | None
+    title: str
+    score: float
+    text: str
+    metadata: dict[str, Any]
+
+
+@dataclass
+class SentenceRecord:
+    id: str
+    article_id: str
+    chunk_id: str
+    section: int
+    index: int
+    start: int
+    end: int
+    text: str
+    vector: np.ndarray
+
+
+@dataclass
+class ArticleWrite:
+    """One article ready to store: its chunks and the vectors of chunks and sentences."""
+
+    article: Article
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def _client_for(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    key = settings.chroma_url or str(settings.chroma_path.resolve())
+    with _CLIENT_LOCK:
+        client = _CLIENTS.get(key)
+        if client is not None:
+            return client
+        try:
+            if settings.chroma_url:
+                parts = urlparse(settings.chroma_url)
+                client = chromadb.HttpClient(
+                    host=parts.hostname or "127.0.0.1",
+                    port=parts.port or (443 if parts.scheme == "https" else 8000),
+                    ssl=parts.scheme == "https",
+                    settings=chroma_settings,
+                )
+                client.heartbeat()
+            else:
+                settings.chroma_path.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        except Exception as e:  # connection refused, bad folder, ...
+            where = settings.chroma_url or settings.chroma_path
+            raise StoreError(
+                f"cannot open the Chroma store at {where}: {e}. "
+                "Check NEWSRAG_CHROMA_URL (is `chroma run` up?) or NEWSRAG_HOME."
+            ) from e
+        _CLIENTS[key] = client
+        return client
+
+
+class Store:
+    """Reads and writes newsrag's records in one Chroma database."""
+
+    def __init__(self, client: Any, prefix: str, model: str, where: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.model = model
+        self.where = where
+        self._cols: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        self._text_cache: dict[tuple[str, str], Article] = {}
+
+    # -- collections ---------------------------------------------------------------------------
+    def _name(self, kind: str) -> str:
+        return f"{self.prefix}_{kind}"
+
+    def _collection(self, kind: str) -> Any:
+        col = self._cols.get(kind)
+        if col is None:
+            with self._lock:
+                col = self.client.get_or_create_collection(
+                    self._name(kind),
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"model": self.model, "schema": SCHEMA, "generation": 0},
+                    embedding_function=None,
+                )
+                stored = (col.metadata or {}).get("model")
+                if stored and stored != self.model:
+                    raise ModelMismatchError(
+                        f"the store at {self.where} (collection {self._name(kind)!r}) holds vectors from "
+                        f"{stored!r}, but NEWSRAG_EMBEDDING_MODEL is {self.model!r}. Set "
+                        f"NEWSRAG_EMBEDDING_MODEL={stored!r}, or run `newsrag reindex` to re-embed the stored "
+                        f"articles with {self.model!r}, or use another NEWSRAG_HOME / NEWSRAG_COLLECTION."
+                    )
+                self._cols[kind] = col
+        return col
+
+    @property
+    def articles(self) -> Any:
+        return self._collection("articles")
+
+    @property
+    def sections(self) -> Any:
+        return self._collection("sections")
+
+    @property
+    def sentences(self) -> Any:
+        return self._collection("sentences")
+
+    def check(self) -> None:
+        """Open all collections now (raises ModelMismatchError early)."""
+        for kind in ("articles", "sections", "sentences"):
+            self._collection(kind)
+
+    # -- generation: bumped by every write, read by caches (lexical index, article texts) -------
+    def generation(self) -> int:
+        return int(self._meta().get("generation", 0))
+
+    def _meta(self) -> dict[str, Any]:
+        return dict(self.client.get_collection(self._name("articles")).metadata or {})
+
+    def is_dirty(self) -> bool:
+        """True while an ingest is writing, or after one was killed half way."""
+        self.check()
+        return bool(self._meta().get("dirty"))
+
+    def set_dirty(self, dirty: bool) -> None:
+        """Mark the store as being written; clearing the mark bumps the generation that caches watch."""
+        with self._lock:
+            col = self.articles
+            meta = self._meta()
+            meta["dirty"] = int(dirty)
+            if not dirty:
+                meta["generation"] = int(meta.get("generation", 0)) + 1
+            meta.setdefault("model", self.model)
+            col.modify(metadata=meta)
+
+    # -- writes ----------------------------------------------------------------------------------
+    def _batch(self) -> int:
+        try:
+            return max(1, min(int(self.client.get_max_batch_size()), 4000))
+        except Exception:  # older servers do not report it
+            return 1000
+
+    def _upsert(self, col: Any, ids: list[str], vectors: np.ndarray, docs: list[str], metas: list[dict[str, Any]]) -> None:
+        step = self._batch()
+        for i in range(0, len(ids), step):
+            col.upsert(
+                ids=ids[i : i + step],
+                embeddings=vectors[i : i + step],
+                documents=docs[i : i + step],
+                metadatas=metas[i : i + step],
+            )
+
+    def write(self, batch: Sequence[ArticleWrite]) -> None:
+        """Replace each article's records: old sections and sentences go, new ones come, marker last."""
+        if not batch:
+            return
+        ids = [w.article.id for w in batch]
+        self._delete_children(ids)
+        sec_ids, sec_vecs, sec_docs, sec_metas = [], [], [], []
+        sen_ids, sen_vecs, sen_docs, sen_metas = [], [], [], []
+        for w in batch:
+            a = w.article
+            base = _base_meta(a)
+            for chunk, vec in zip(w.chunks, w.chunk_vectors, strict=True):
+                section = a.sections[chunk.section]
+                sec_ids.append(chunk.id)
+                sec_vecs.append(vec)
+                sec_docs.append(chunk.embed_text)
+                sec_metas.append(
+                    base
+                    | {"section": chunk.section, "headline": section.headline or "", "part": chunk.part,
+                       "start": chunk.start, "end": chunk.end}
+                )
+            chunk_of = _chunk_lookup(w.chunks)
+            for sent, vec in zip(a.sentences, w.sentence_vectors, strict=True):
+                sen_ids.append(f"{a.id}:s{sent.index}")
+                sen_vecs.append(vec)
+                sen_docs.append(a.text[sent.start : sent.end])
+                sen_metas.append(
+                    {"article_id": a.id, "chunk_id": chunk_of(sent), "section": sent.section, "sentence": sent.index,
+                     "start": sent.start, "end": sent.end, "day": base["day"], "source": base["source"]}
+                )
+        dim = batch[0].chunk_vectors.shape[1]
+        if sec_ids:
+            self._upsert(self.sections, sec_ids, np.vstack(sec_vecs), sec_docs, sec_metas)
+        if sen_ids:
+            self._upsert(self.sentences, sen_ids, np.vstack(sen_vecs), sen_docs, sen_metas)
+        art_vecs = []
+        for w in batch:
+            v = w.chunk_vectors.mean(axis=0) if len(w.chunk_vectors) else np.zeros(dim, dtype=np.float32)
+            n = float(np.linalg.norm(v))
+            art_vecs.append(v / n if n else v)
+        self._upsert(
+            self.articles, ids, np.vstack(art_vecs), [w.article.text for w in batch],
+            [_article_meta(w.article, self.model) for w in batch],
+        )
+
+    def _delete_children(self, ids: list[str]) -> None:
+        for col in (self.sentences, self.sections):
+            for i in range(0, len(ids), 200):
+                col.delete(where={"article_id": {"$in": ids[i : i + 200]}})
+
+    def delete(self, ids: list[str]) -> None:
+        """Remove articles and everything that belongs to them (marker first: no half-visible article)."""
+        if ids:
+            self.articles.delete(ids=ids)
+            self._delete_children(ids)
+
+    def sweep_orphans(self) -> int:
+        """Delete section and sentence records whose article has no marker (left by a killed ingest)."""
+        known = set(self.articles.get(include=[])["ids"])
+        orphans: set[str] = set()
+        for col in (self.sections, self.sentences):
+            for meta in self._iter_metadatas(col):
+                if meta["article_id"] not in known:
+                    orphans.add(str(meta["article_id"]))
+        if orphans:
+            log.info("removing records of %d half-written articles", len(orphans))
+            self._delete_children(sorted(orphans))
+        return len(orphans)
+
+    def _iter_metadatas(self, col: Any, page: int = 5000) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            got = col.get(include=["metadatas"], limit=page, offset=offset)
+            metas = got["metadatas"] or []
+            yield from metas
+            if len(metas) < page:
+                return
+            offset += page
+
+    # -- reads -----------------------------------------------------------------------------------
+    def markers(self) -> dict[str, dict[str, Any]]:
+        """article id -> {hash, path, url} for every stored article."""
+        out: dict[str, dict[str, Any]] = {}
+        offset, page = 0, 5000
+        while True:
+            got = self.articles.get(include=["metadatas"], limit=page, offset=offset)
+            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                out[i] = {"hash": meta.get("hash"), "path": meta.get("path"), "url": meta.get("url") or None}
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def count(self) -> int:
+        return int(self.articles.count())
+
+    def list_articles(self) -> list[ArticleSummary]:
+        out = []
+        for meta_id, meta in self._iter_articles():
+            out.append(_summary(meta_id, meta))
+        out.sort(key=lambda a: (a.date or dt.date.min, a.title), reverse=True)
+        return out
+
+    def _iter_articles(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset, page = 0, 2000
+        while True:
+            got = self.articles.get(include=["metadatas"], limit=page, offset=offset)
+            yield from zip(got["ids"], got["metadatas"] or [], strict=True)
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def get_article(self, article_id: str) -> Article:
+        found = self.get_articles([article_id])
+        if article_id not in found:
+            raise NotFoundError(f"no article with id {article_id!r}; `newsrag articles` lists the stored ids")
+        return found[article_id]
+
+    def get_articles(self, ids: Sequence[str]) -> dict[str, Article]:
+        """Full articles (text and spans) by id; missing ids are left out."""
+        if not ids:
+            return {}
+        got = self.articles.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
+        out = {}
+        for i, meta, doc in zip(got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True):
+            out[i] = _article(i, meta, doc)
+        return out
+
+    def query_sections(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[SectionHit]:
+        n = self.sections.count()
+        if n == 0:
+            return []
+        got = self.sections.query(
+            query_embeddings=[vector], n_results=min(k, n), where=where or None,
+            include=["metadatas", "distances", "documents"],
+        )
+        hits = []
+        for cid, meta, dist, doc in zip(got["ids"][0], got["metadatas"][0], got["distances"][0], got["documents"][0], strict=True):
+            hits.append(_hit(cid, meta, 1.0 - float(dist), doc))
+        return hits
+
+    def sections_by_id(self, ids: Sequence[str]) -> dict[str, SectionHit]:
+        if not ids:
+            return {}
+        got = self.sections.get(ids=list(ids), include=["metadatas", "documents"])
+        return {cid: _hit(cid, meta, 0.0, doc) for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)}
+
+    def sentences_for(self, chunk_ids: Sequence[str]) -> list[SentenceRecord]:
+        if not chunk_ids:
+            return []
+        got = self.sentences.get(
+            where={"chunk_id": {"$in": list(chunk_ids)}}, include=["metadatas", "documents", "embeddings"]
+        )
+        out = []
+        for sid, meta, doc, vec in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True):
+            out.append(SentenceRecord(
+                id=sid, article_id=meta["article_id"], chunk_id=meta["chunk_id"], section=int(meta["section"]),
+                index=int(meta["sentence"]), start=int(meta["start"]), end=int(meta["end"]), text=doc,
+                vector=np.asarray(vec, dtype=np.float32),
+            ))
+        return out
+
+    def iter_sections(self, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """(chunk id, embedded text, metadata) of every section record, for the lexical index."""
+        offset = 0
+        while True:
+            got = self.sections.get(include=["metadatas", "documents"], limit=page, offset=offset)
+            yield from zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+
+def _base_meta(a: Article) -> dict[str, Any]:
+    return {
+        "article_id": a.id, "title": a.title, "url": a.url or "", "source": a.source or "",
+        "date": a.date.isoformat() if a.date else "", "day": day_number(a.date), "hash": a.content_hash,
+    }
+
+
+def _article_meta(a: Article, model: str) -> dict[str, Any]:
+    return _base_meta(a) | {
+        "path": a.path or "", "n_sections": len(a.sections), "n_sentences": len(a.sentences), "model": model,
+        "sections": json.dumps([[s.start, s.body_start, s.end, s.headline] for s in a.sections]),
+        "sentences": json.dumps([[s.section, s.start, s.end] for s in a.sentences]),
+        "ingested": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _chunk_lookup(chunks: list[Chunk]) -> Any:
+    def find(sent: Sentence) -> str:
+        for c in chunks:
+            if c.section == sent.section and c.start <= sent.start < c.end:
+                return c.id
+        return next(c.id for c in chunks if c.section == sent.section)
+
+    return find
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _summary(article_id: str, meta: dict[str, Any]) -> ArticleSummary:
+    return ArticleSummary(
+        id=article_id, title=meta.get("title", ""), url=meta.get("url") or None, source=meta.get("source") or None,
+        date=_date(meta.get("date")), path=meta.get("path") or None, n_sections=int(meta.get("n_sections", 0)),
+        n_sentences=int(meta.get("n_sentences", 0)),
+    )
+
+
+def _article(article_id: str, meta: dict[str, Any], text: str) -> Article:
+    sections = [
+        Section(index=i, start=s, body_start=b, end=e, headline=h)
+        for i, (s, b, e, h) in enumerate(json.loads(meta.get("sections", "[]")))
+    ]
+    sentences = [Sentence(index=i, section=sec, start=s, end=e) for i, (sec, s, e) in enumerate(json.loads(meta.get("sentences", "[]")))]
+    summary = _summary(article_id, meta)
+    return Article(**summary.model_dump(), text=text, sections=sections, sentences=sentences, content_hash=meta.get("hash", ""))
+
+
+def _hit(cid: str, meta: dict[str, Any], score: float, doc: str) -> SectionHit:
+    return SectionHit(
+        chunk_id=cid, article_id=meta["article_id"], section=int(meta["section"]), headline=meta.get("headline") or None,
+        title=meta.get("title", ""), score=score, text=doc, metadata=meta,
+    )
+
+
+def make_store(settings: Settings | None = None, model: str | None = None) -> Store:
+    """The store named by the settings: a Chroma server when ``NEWSRAG_CHROMA_URL`` is set, else embedded."""
+    settings = settings or get_settings()
+    if model is None:
+        from rag.embed import make_embedder
+
+        model = make_embedder(settings).name
+    where = settings.chroma_url or str(settings.chroma_path)
+    return Store(_client_for(settings), settings.collection, model, where)
