@@ -40,6 +40,8 @@ def _word_ok(word: str) -> bool:
     if core.lower() in SMALL_WORDS:
         return True
     first = core[0]
+    if not first.isalnum():
+        return True  # markup or symbols ("<b>", "&", "#1"): neutral, neither title nor prose
     return first.isupper() or first.isdigit() or first in "$£€"
 
 
@@ -76,6 +78,9 @@ def _glue_points(text: str, start: int, stop: int) -> list[int]:
             # ObjectiveThe, 2026The, ACMEThe, ObjectiveA new
             if prev.isalnum() or prev in "?!":
                 points.append(j)
+        elif cur.isupper() and prev.islower() and (nxt.isupper() or (nxt == "." and text[j + 2 : j + 3].isupper())):
+            # AgainU.S. officials, AgainNATO allies
+            points.append(j)
         elif cur in OPEN_QUOTES and (prev.isalnum() or prev in "?!") and nxt[:1].isupper():
             # Near"We want
             points.append(j)
@@ -105,11 +110,13 @@ def find_glued_headlines(text: str) -> list[tuple[int, int]]:
             continue
         limit = min(len(text), i + MAX_HEADLINE_CHARS + 1)
         stop = _sentence_stop(text, i, limit)
+        # the longest Title-Case run wins: "Orvane Courts YouTube Creators", not "Orvane Courts You"
+        best = None
         for j in _glue_points(text, i, min(limit, stop + 2)):
-            candidate = text[i:j]
-            if looks_like_headline(candidate) and _starts_sentence(text, j):
-                found.append((i, j))
-                break
+            if looks_like_headline(text[i:j]) and _starts_sentence(text, j):
+                best = j
+        if best is not None:
+            found.append((i, best))
     return found
 
 

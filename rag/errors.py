@@ -11,6 +11,7 @@ __all__ = [
     "ModelMismatchError",
     "NotFoundError",
     "AnswerError",
+    "QueryError",
 ]
 
 
@@ -51,3 +52,7 @@ class NotFoundError(NewsragError):
 
 class AnswerError(NewsragError):
     """The answering backend failed in a way that is not recoverable by falling back."""
+
+
+class QueryError(NewsragError):
+    """A question or filter value the chain cannot use."""

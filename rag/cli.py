@@ -1,0 +1,203 @@
+"""The ``newsrag`` command line. Options bind to the same ``NEWSRAG_*`` variables as :class:`Settings`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from rag.errors import NewsragError
+from rag.settings import Settings
+
+__all__ = ["main", "cli"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
+    base: dict[str, Any] = dict(ctx.obj or {})
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**base)
+    except ValueError as e:
+        raise click.ClickException(f"bad setting: {e}") from e
+
+
+def _fail_on(fn: F) -> F:
+    """Translate newsrag errors to a one-line message and exit code 1 (only the edge does this)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NewsragError as e:
+            raise click.ClickException(str(e)) from e
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", envvar="NEWSRAG_HOME", type=click.Path(path_type=Path), help="Data folder [NEWSRAG_HOME].")
+@click.option("--chroma-url", envvar="NEWSRAG_CHROMA_URL", help="Chroma server URL [NEWSRAG_CHROMA_URL].")
+@click.option("--model", "embedding_model", envvar="NEWSRAG_EMBEDDING_MODEL", help="Embedding model [NEWSRAG_EMBEDDING_MODEL].")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, chroma_url: str | None, embedding_model: str | None, verbose: int) -> None:
+    """newsrag: answers over news articles, every claim backed by an exact quote."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {k: v for k, v in {"home": home, "chroma_url": chroma_url, "embedding_model": embedding_model}.items() if v}
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--prune", is_flag=True, help="Remove stored articles whose files are gone.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on in a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+@_fail_on
+def ingest(ctx: click.Context, paths: tuple[str, ...], prune: bool, progress: bool | None, as_json: bool) -> None:
+    """Ingest article files, folders or globs (.txt, .md, .jsonl)."""
+    from ingest import ingest_paths
+
+    report = ingest_paths(list(paths), _settings(ctx), prune=prune, progress=progress)
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        for r in report.results:
+            if r.status == "failed":
+                click.echo(f"failed: {r.path}: {r.reason}", err=True)
+            elif r.status in ("added", "updated", "pruned"):
+                click.echo(f"{r.status}: {r.path} ({r.article_id})")
+        click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_fail_on
+def articles(ctx: click.Context, as_json: bool) -> None:
+    """List stored articles."""
+    from rag.store import make_store
+
+    items = make_store(_settings(ctx)).list_articles()
+    if as_json:
+        click.echo(json.dumps([a.model_dump(mode="json") for a in items], indent=2, ensure_ascii=False))
+        return
+    for a in items:
+        click.echo(f"{a.id}  {a.date or '----------'}  {a.source or '-':<22} {a.n_sections:>3} sections  {a.title}")
+    click.echo(f"{len(items)} articles")
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="Full text with sections and sentences as spans.")
+@click.pass_context
+@_fail_on
+def article(ctx: click.Context, article_id: str, as_json: bool) -> None:
+    """Show one stored article."""
+    from rag.store import make_store
+
+    a = make_store(_settings(ctx)).get_article(article_id)
+    if as_json:
+        click.echo(a.model_dump_json(indent=2))
+        return
+    click.echo(f"{a.title}\n{a.date or ''} {a.url or a.path or ''}\n")
+    for s in a.sections:
+        if s.headline:
+            click.echo(f"## {s.headline}")
+        click.echo(a.text[s.body_start : s.end].strip() + "\n")
+
+
+@cli.command()
+@click.argument("article_ids", nargs=-1, required=True)
+@click.pass_context
+@_fail_on
+def delete(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
+    """Delete stored articles by id."""
+    from rag.errors import NotFoundError
+    from rag.store import make_store
+
+    store = make_store(_settings(ctx))
+    found = store.get_articles(list(article_ids))
+    missing = [i for i in article_ids if i not in found]
+    if missing:
+        raise NotFoundError(f"no article with id {', '.join(missing)}; nothing deleted (`newsrag articles` lists ids)")
+    store.set_dirty(True)
+    store.delete(list(article_ids))
+    store.set_dirty(False)
+    for i in article_ids:
+        click.echo(f"deleted {i}: {found[i].title}")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@click.option("--history", multiple=True, help="An earlier user question (repeat, oldest first).")
+@click.option("--since", help="Only articles dated on or after YYYY-MM-DD.")
+@click.option("--until", help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--source", "sources", multiple=True, help="Only articles from this domain (repeatable).")
+@click.option("-k", "k", type=click.IntRange(1, 50), help="Sections to retrieve [NEWSRAG_TOP_K].")
+@click.option("--answerer", envvar="NEWSRAG_ANSWERER", help="extractive | openai | ollama | gguf")
+@click.pass_context
+@_fail_on
+def ask(ctx: click.Context, question: str, as_json: bool, history: tuple[str, ...], since: str | None,
+        until: str | None, sources: tuple[str, ...], k: int | None, answerer: str | None) -> None:
+    """Answer a question with quote-level citations."""
+    from rag.chain import build_chain
+
+    chain = build_chain(_settings(ctx, answerer=answerer))
+    filters: dict[str, Any] = {"since": since, "until": until, "sources": list(sources) or None}
+    payload: dict[str, Any] = {"question": question, "history": list(history),
+                               "filters": {k_: v for k_, v in filters.items() if v}}
+    if k:
+        payload["k"] = k
+    answer = chain.invoke(payload)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+        return
+    from rag.render import citations_text
+
+    click.echo(answer.answer)
+    if answer.citations:
+        click.echo("\n" + citations_text(answer))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.pass_context
+@_fail_on
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Start the browser chat (ingests the bundled articles on a first start)."""
+    from ui.app import serve as serve_app
+
+    serve_app(host=host, port=port, settings=_settings(ctx))
+
+
+@cli.command()
+@click.pass_context
+@_fail_on
+def reindex(ctx: click.Context) -> None:
+    """Re-embed every stored article with the configured embedding model."""
+    from rag.reindex import reindex as run
+
+    settings = _settings(ctx)
+    n = run(settings)
+    click.echo(f"re-embedded {n} articles with {settings.embedding_model}")
+
+
+def main() -> None:
+    cli(prog_name="newsrag")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""A BM25 index (bm25s) over section chunks, built once per store generation and cached on disk.
+
+Never rebuilt per query: the cache is keyed by the store's generation, which every ingest bumps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import pickle
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.store import Store
+from rag.text import tokens
+
+__all__ = ["LexicalIndex", "lexical_index"]
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[str, LexicalIndex] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class LexicalIndex:
+    generation: int
+    ids: list[str]
+    article_ids: np.ndarray
+    days: np.ndarray
+    sources: np.ndarray
+    df: dict[str, int]
+    retriever: Any = field(repr=False, default=None)
+
+    @classmethod
+    def build(cls, store: Store, generation: int) -> LexicalIndex:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        ids, corpus, arts, days, sources = [], [], [], [], []
+        df: dict[str, int] = {}
+        for cid, doc, meta in store.iter_sections():
+            toks = tokens(doc)
+            ids.append(cid)
+            corpus.append(toks)
+            arts.append(meta["article_id"])
+            days.append(int(meta.get("day", -1)))
+            sources.append(meta.get("source", ""))
+            for t in set(toks):
+                df[t] = df.get(t, 0) + 1
+        retriever = None
+        if ids:
+            retriever = bm25s.BM25()
+            retriever.index(corpus, show_progress=False)
+        return cls(
+            generation=generation, ids=ids, article_ids=np.array(arts, dtype=object), days=np.array(days, dtype=np.int64),
+            sources=np.array(sources, dtype=object), df=df, retriever=retriever,
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def idf(self, term: str) -> float:
+        n = max(len(self.ids), 1)
+        return math.log(1 + (n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
+
+    def known(self, term: str) -> bool:
+        return term in self.df
+
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top-k (chunk id, BM25 score) with score > 0, among the rows allowed by ``mask``."""
+        q = [t for t in tokens(query) if t in self.df]
+        if not q or self.retriever is None:
+            return []
+        scores = np.asarray(self.retriever.get_scores(q), dtype=np.float32)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def mask(self, since: int | None, until: int | None, sources: list[str] | None, article_ids: list[str] | None) -> np.ndarray | None:
+        if since is None and until is None and not sources and not article_ids:
+            return None
+        m = np.ones(len(self.ids), dtype=bool)
+        if since is not None:
+            m &= self.days >= since
+        if until is not None:
+            m &= (self.days <= until) & (self.days >= 0)
+        if sources:
+            m &= np.isin(self.sources, sources)
+        if article_ids:
+            m &= np.isin(self.article_ids, article_ids)
+        return m
+
+
+def _disk_path(folder: Path, store: Store) -> Path:
+    key = hashlib.sha256(f"{store.where}|{store.prefix}|{store.model}".encode()).hexdigest()[:16]
+    return folder / f"bm25-{key}.pkl"
+
+
+def lexical_index(store: Store, folder: Path | None = None) -> LexicalIndex:
+    """The index for the store's current generation: from memory, else from disk, else built."""
+    generation = store.generation()
+    key = f"{store.where}|{store.prefix}"
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and cached.generation == generation:
+            return cached
+        path = _disk_path(folder, store) if folder else None
+        index = None
+        if path is not None and path.exists():
+            try:
+                with path.open("rb") as f:
+                    loaded = pickle.load(f)
+                if isinstance(loaded, LexicalIndex) and loaded.generation == generation:
+                    index = loaded
+            except Exception as e:  # a corrupt or old cache file is rebuilt, never fatal
+                log.warning("ignoring lexical index cache %s: %s", path, e)
+        if index is None:
+            index = LexicalIndex.build(store, generation)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                with tmp.open("wb") as f:
+                    pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+                tmp.replace(path)
+        _CACHE[key] = index
+        return index

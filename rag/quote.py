@@ -1,0 +1,125 @@
+"""Quote selection: score the sentences of the retrieved sections, pick relevant and diverse ones, and
+merge adjacent picks into one quote. Only the question is embedded; sentence vectors come from the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.lexical import LexicalIndex
+from rag.models import Article
+from rag.retrieve import Fused
+from rag.store import SentenceRecord
+from rag.text import content_words, tokens
+
+__all__ = ["Candidate", "Quote", "score_sentences", "select", "merge", "W_SENTENCE", "W_SECTION", "W_LEXICAL"]
+
+W_SENTENCE = 0.6
+W_SECTION = 0.25
+W_LEXICAL = 0.25
+DUPLICATE_SIM = 0.92
+MARGIN = 0.12
+PER_ARTICLE = 3
+
+
+@dataclass
+class Candidate:
+    record: SentenceRecord
+    dense: float
+    section: float
+    lexical: float
+    score: float
+
+
+@dataclass
+class Quote:
+    article_id: str
+    start: int
+    end: int
+    score: float
+    section: int
+    sentences: list[int]
+
+
+def lexical_overlap(query_terms: list[str], text_terms: set[str], index: LexicalIndex) -> float:
+    """Share of the question's (idf-weighted) content words that the text contains; words the corpus
+    never uses count fully against it, which is what makes off-corpus entities lower the score."""
+    if not query_terms:
+        return 0.0
+    total = hit = 0.0
+    for term in set(query_terms):
+        w = index.idf(term)
+        total += w
+        if term in text_terms:
+            hit += w
+    return hit / total if total else 0.0
+
+
+def score_sentences(
+    qvec: np.ndarray, query: str, sentences: list[SentenceRecord], sections: list[Fused], index: LexicalIndex,
+    headlines: dict[str, str] | None = None,
+) -> list[Candidate]:
+    if not sentences:
+        return []
+    section_score = {f.chunk_id: f.dense for f in sections}
+    mat = np.vstack([s.vector for s in sentences])
+    dense = mat @ qvec.astype(np.float32)
+    q_terms = tokens(query)
+    headlines = headlines or {}
+    out = []
+    for rec, d in zip(sentences, dense, strict=True):
+        sec = section_score.get(rec.chunk_id, 0.0)
+        if sec == 0.0:
+            sec = float(d)  # lexical-only section: no chunk similarity known, use the sentence's own
+        terms = content_words(rec.text) | content_words(headlines.get(rec.chunk_id, ""))
+        lex = lexical_overlap(q_terms, terms, index)
+        score = W_SENTENCE * float(d) + W_SECTION * sec + W_LEXICAL * lex
+        out.append(Candidate(rec, float(d), sec, lex, score))
+    out.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
+    return out
+
+
+def select(cands: list[Candidate], max_quotes: int, floor: float) -> list[Candidate]:
+    """Greedy MMR: high score, but not a near-repeat of a sentence already chosen from the same article.
+    The same statement in two articles is kept: citing each source is the point."""
+    if not cands:
+        return []
+    best = cands[0].score
+    pool = [c for c in cands if c.score >= max(floor, best - MARGIN)]
+    chosen: list[Candidate] = []
+    per_article: dict[str, int] = {}
+    while pool and len(chosen) < max_quotes:
+        def mmr(c: Candidate) -> float:
+            same = [s for s in chosen if s.record.article_id == c.record.article_id]
+            sim = max((float(c.record.vector @ s.record.vector) for s in same), default=0.0)
+            return c.score - 0.3 * sim
+
+        pick = max(pool, key=lambda c: (mmr(c), -c.record.start))
+        pool.remove(pick)
+        same = [s for s in chosen if s.record.article_id == pick.record.article_id]
+        if any(float(pick.record.vector @ s.record.vector) > DUPLICATE_SIM for s in same):
+            continue
+        if per_article.get(pick.record.article_id, 0) >= PER_ARTICLE:
+            continue
+        chosen.append(pick)
+        per_article[pick.record.article_id] = per_article.get(pick.record.article_id, 0) + 1
+    return chosen
+
+
+def merge(chosen: list[Candidate], articles: dict[str, Article]) -> list[Quote]:
+    """Adjacent sentences of one article become one quote spanning both (the text between included)."""
+    quotes: list[Quote] = []
+    for c in sorted(chosen, key=lambda c: (c.record.article_id, c.record.index)):
+        r = c.record
+        if r.article_id not in articles:
+            continue
+        last = quotes[-1] if quotes else None
+        if last and last.article_id == r.article_id and last.sentences[-1] + 1 == r.index and last.section == r.section:
+            last.end = r.end
+            last.sentences.append(r.index)
+            last.score = max(last.score, c.score)
+        else:
+            quotes.append(Quote(r.article_id, r.start, r.end, c.score, r.section, [r.index]))
+    return quotes

@@ -1,0 +1,65 @@
+"""Follow-up questions restated without an LLM: "Did he say anything about troops?" after "What did
+Hegseth say about borders?" is searched as "Did Hegseth say anything about troops?"."""
+
+from __future__ import annotations
+
+import re
+
+from rag.text import tokens
+
+__all__ = ["rewrite", "subject_of"]
+
+_WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|ok|okay)?[\s,]*(?:what|how)\s+about\s+(?P<topic>.+?)\s*[?.!]*\s*$", re.I)
+_ABOUT = re.compile(r"\b(?:about|on|regarding|concerning)\s+(?P<topic>[^?]+?)\s*[?.!]*\s*$", re.I)
+_SUBJECT = re.compile(
+    r"\b(?:did|does|do|has|have|had|is|was|were|will|would|could|can)\s+(?P<subj>.+?)\s+"
+    r"(?:say|said|tell|told|announce|announced|claim|think|decide|propose|plan|want|report|mean|warn|promise|"
+    r"argue|describe|respond|vote|agree|offer|demand|ask|do)\b",
+    re.I,
+)
+_PROPER = re.compile(r"\b(?:[A-Z][\w’'-]*)(?:\s+(?:of|the|de|van|von|for)?\s*[A-Z][\w’'-]*)*")
+_QUESTION_WORDS = {"what", "who", "how", "why", "when", "where", "which", "did", "does", "do", "is", "was", "are",
+                   "were", "and", "but", "has", "have", "will", "can", "could", "tell", "give", "list", "so"}
+_PRONOUN = re.compile(r"\b(he|she|they|him|them|his|her|their|its)\b", re.I)
+_POSSESSIVE = {"his", "her", "their", "its"}
+
+
+def subject_of(question: str) -> str | None:
+    """Who or what a question is about: the subject of 'did X say', else its last proper-noun phrase."""
+    m = _SUBJECT.search(question)
+    if m and not _PRONOUN.fullmatch(m.group("subj")):
+        return m.group("subj").strip()
+    names = [p.strip() for p in _PROPER.findall(question) if p.strip().lower() not in _QUESTION_WORDS]
+    names = [n for n in names if n.split()[0].lower() not in _QUESTION_WORDS] or names
+    return names[0] if names else None
+
+
+def _resolve(question: str, previous: str | None) -> str:
+    if not previous:
+        return question
+    m = _WHAT_ABOUT.match(question)
+    if m:
+        topic = m.group("topic")
+        pm = _ABOUT.search(previous)
+        if pm:
+            return previous[: pm.start("topic")] + topic + "?"
+        return f"{previous.rstrip(' ?.!')}, and {topic}?"
+    subject = subject_of(previous)
+    if subject and _PRONOUN.search(question):
+        def swap(p: re.Match[str]) -> str:
+            return subject + "’s" if p.group(1).lower() in _POSSESSIVE else subject
+
+        return _PRONOUN.sub(swap, question, count=1)
+    words = tokens(question)
+    if subject and len(words) < 2 and not set(tokens(subject)) & set(words):
+        return f"{question.rstrip()} ({subject})"
+    return question
+
+
+def rewrite(question: str, history: list[str] | None) -> str:
+    """The question restated against the earlier user turns (oldest first); unchanged if standalone."""
+    previous: str | None = None
+    for turn in history or []:
+        if turn and turn.strip():
+            previous = _resolve(turn.strip(), previous)
+    return _resolve(question.strip(), previous)
