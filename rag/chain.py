@@ -23,7 +23,7 @@ from rag.lexical import LexicalIndex, lexical_index
 from rag.models import Answer, Article, Citation, Retrieved
 from rag.quote import Candidate, merge, score_sentences, select
 from rag.retrieve import Filters, Fused, retrieve
-from rag.rewrite import rewrite
+from rag.rewrite import rewrite, unmentioned_topic
 from rag.settings import Settings, get_settings
 from rag.store import Store, make_store
 
@@ -130,11 +130,20 @@ class NewsragChain(Runnable[Any, Answer]):
             rewritten_question=ev.query if ev.query != ev.inp.question else None, backend=backend,
         )
 
+    def answerable(self, ev: Evidence) -> tuple[bool, str | None]:
+        """Whether the evidence clears the calibrated bar; if not, an optional reason for the reader."""
+        missing = unmentioned_topic(ev.query, self.index())
+        if missing:
+            return False, f"none of them mentions “{missing}”"
+        ok = bool(ev.candidates) and ev.candidates[0].score >= self.settings.abstain_threshold
+        return ok, None
+
     def _extractive(self, ev: Evidence) -> Iterator[str | Answer]:
         t = time.perf_counter()
         threshold = self.settings.abstain_threshold
-        if not ev.candidates or ev.candidates[0].score < threshold:
-            text = abstention_text(ev.retrieved)
+        ok, reason = self.answerable(ev)
+        if not ok:
+            text = abstention_text(ev.retrieved, reason)
             ev.timings["compose_ms"] = (time.perf_counter() - t) * 1000
             yield text
             yield self._answer(ev, text, [], True, "extractive")
@@ -151,7 +160,7 @@ class NewsragChain(Runnable[Any, Answer]):
     def _run(self, raw: Any) -> Iterator[str | Answer]:
         inp = ChainInput.parse(raw, self.settings.top_k)
         ev = self.gather(inp)
-        if self.llm is not None and ev.candidates and ev.candidates[0].score >= self.settings.abstain_threshold:
+        if self.llm is not None and self.answerable(ev)[0]:
             from rag.llm import llm_answer
 
             yield from llm_answer(self, ev)

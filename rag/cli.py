@@ -195,7 +195,17 @@ def reindex(ctx: click.Context) -> None:
     click.echo(f"re-embedded {n} articles with {settings.embedding_model}")
 
 
+def _register_eval() -> None:
+    """``newsrag eval`` lives in the eval package (which calls rag, not the other way round at import)."""
+    try:
+        from eval.cli import eval_command
+    except ImportError:  # eval is part of this distribution; a partial install only loses the command
+        return
+    cli.add_command(eval_command, name="eval")
+
+
 def main() -> None:
+    _register_eval()
     cli(prog_name="newsrag")
 
 

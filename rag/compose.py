@@ -51,8 +51,8 @@ def extractive_lines(citations: list[Citation]) -> Iterator[str]:
         yield f"- “{c.quote}” [{c.n}]\n"
 
 
-def abstention_text(related: list[Retrieved]) -> str:
-    text = NO_ANSWER
+def abstention_text(related: list[Retrieved], reason: str | None = None) -> str:
+    text = NO_ANSWER if not reason else f"{NO_ANSWER[:-1]}: {reason}."
     if related:
         names = "; ".join(
             f"“{r.section}” in {r.title}" if r.section else r.title for r in related[:3]

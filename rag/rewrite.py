@@ -7,7 +7,7 @@ import re
 
 from rag.text import tokens
 
-__all__ = ["rewrite", "subject_of"]
+__all__ = ["rewrite", "subject_of", "unmentioned_topic"]
 
 _WHAT_ABOUT = re.compile(r"^\s*(?:and|but|so|ok|okay)?[\s,]*(?:what|how)\s+about\s+(?P<topic>.+?)\s*[?.!]*\s*$", re.I)
 _ABOUT = re.compile(r"\b(?:about|on|regarding|concerning)\s+(?P<topic>[^?]+?)\s*[?.!]*\s*$", re.I)
@@ -22,6 +22,7 @@ _QUESTION_WORDS = {"what", "who", "how", "why", "when", "where", "which", "did",
                    "were", "and", "but", "has", "have", "will", "can", "could", "tell", "give", "list", "so"}
 _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|her|their|its)\b", re.I)
 _POSSESSIVE = {"his", "her", "their", "its"}
+_THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
 
 
 def subject_of(question: str) -> str | None:
@@ -51,6 +52,9 @@ def _resolve(question: str, previous: str | None) -> str:
 
         return _PRONOUN.sub(swap, question, count=1)
     words = tokens(question)
+    if _THING.search(question) and len(words) < 4:
+        # "When does it end?": what "it" is lives in the earlier question; search with both
+        return f"{question.rstrip()} ({previous.rstrip()})"
     if subject and len(words) < 2 and not set(tokens(subject)) & set(words):
         return f"{question.rstrip()} ({subject})"
     return question
@@ -63,3 +67,20 @@ def rewrite(question: str, history: list[str] | None) -> str:
         if turn and turn.strip():
             previous = _resolve(turn.strip(), previous)
     return _resolve(question.strip(), previous)
+
+
+def unmentioned_topic(question: str, index: object) -> str | None:
+    """The topic of "... about X?" when no stored article uses any of X's words, else None.
+
+    "What did the mayor say about the airport?" cannot be answered by articles that never mention an
+    airport, however close the rest of the question is to them.
+    """
+    m = _ABOUT.search(question)
+    if not m:
+        return None
+    topic = m.group("topic").strip()
+    words = tokens(topic)
+    known = getattr(index, "known", None)
+    if not words or known is None or any(known(w) for w in words):
+        return None
+    return topic

@@ -1,0 +1,24 @@
+"""Shared checks for tests that produce Answers: the citation invariant, stated once."""
+
+from __future__ import annotations
+
+import re
+
+from rag.models import Answer
+from rag.store import Store
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def assert_valid(answer: Answer, store: Store) -> None:
+    """Every quote is the stored article text at [start, end); markers and citations match one to one."""
+    articles = store.get_articles([c.article_id for c in answer.citations])
+    for c in answer.citations:
+        assert c.article_id in articles, f"citation [{c.n}] points to a missing article {c.article_id}"
+        assert articles[c.article_id].text[c.start : c.end] == c.quote, f"citation [{c.n}] is not a stored span"
+        assert c.quote.strip(), f"citation [{c.n}] is empty"
+    markers = {int(m) for m in MARKER.findall(answer.answer)}
+    assert markers == {c.n for c in answer.citations}, (markers, [c.n for c in answer.citations])
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    if answer.abstained:
+        assert not answer.citations and not markers

@@ -1,0 +1,185 @@
+"""The retrieval chain over a real store (temporary Chroma, bundled model): answers, the citation
+invariant, abstention, follow-ups, filters, streaming, batch and async."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from chain_helpers import assert_valid
+from ingest import ingest_paths
+from rag.chain import NewsragChain, build_chain
+from rag.errors import QueryError
+from rag.models import Answer
+from rag.settings import BUNDLED_ARTICLES, Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
+BORDERS = "What did Hegseth say about borders?"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
+    settings = Settings(home=tmp_path_factory.mktemp("chain-home"), progress=False)
+    report = ingest_paths(
+        [BUNDLED_ARTICLES, FIXTURES / "corpus", FIXTURES / "formats" / "injection_article.txt"], settings
+    )
+    assert report.ok and report.added == 10, report.summary()
+    return build_chain(settings)
+
+
+def ask(chain: NewsragChain, question: str, **extra: object) -> Answer:
+    answer = chain.invoke({"question": question, **extra})
+    assert_valid(answer, chain.store)
+    return answer
+
+
+def test_chain_is_a_langchain_runnable_that_composes(chain: NewsragChain) -> None:
+    assert isinstance(chain, Runnable)
+    text_only = chain | RunnableLambda(lambda a: a.answer)
+    assert "pre-2014 borders" in text_only.invoke({"question": BORDERS})
+
+
+def test_border_question_quotes_the_article_exactly(chain: NewsragChain) -> None:
+    answer = ask(chain, BORDERS)
+    assert not answer.abstained
+    hits = [c for c in answer.citations if "pre-2014 borders" in c.quote]
+    assert hits, answer.answer
+    c = hits[0]
+    assert c.title == SEED_TITLE
+    assert c.section == "Returning to Ukraine's Pre-2014 Borders Unrealistic Objective"
+    assert c.date is not None and c.date.isoformat() == "2025-02-12"
+    assert c.url and c.url.startswith("https://sputnikglobe.com/")
+    assert f"[{c.n}]" in answer.answer
+    assert answer.retrieved and answer.retrieved[0].title == SEED_TITLE
+    assert {"embed_ms", "dense_ms", "lexical_ms", "quotes_ms", "compose_ms"} <= set(answer.timings_ms)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Will America send soldiers to guarantee Kyiv's security?", "will not entail the deployment of US forces"),
+        ("How much was Velmora fined?", "$27"),
+        ("Why did Port Calder introduce water rationing?", "Marrow Creek"),
+        ("How did the rail strike end?", "voted to accept"),
+    ],
+)
+def test_answers_cite_the_passage_that_answers(chain: NewsragChain, question: str, expected: str) -> None:
+    answer = ask(chain, question)
+    assert not answer.abstained, answer.answer
+    assert any(expected in c.quote for c in answer.citations), [c.quote for c in answer.citations]
+
+
+def test_same_statement_in_two_articles_cites_each(chain: NewsragChain) -> None:
+    answer = ask(chain, "What did Mayor Brannock say about Kessel Valley's swimming pools?")
+    sources = {c.source for c in answer.citations if "swimming pools" in c.quote}
+    assert {"tidewater-chronicle.example", "harbor-gazette.example"} <= sources, answer.answer
+    # grouped by article: all citations of one article are consecutive
+    order = [c.article_id for c in answer.citations]
+    assert order == sorted(order, key=order.index)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of France?",
+        "How do I bake sourdough bread?",
+        "How did Zelensky respond?",
+        "What did the Port Calder mayor say about the airport?",
+    ],
+)
+def test_unanswerable_questions_abstain(chain: NewsragChain, question: str) -> None:
+    answer = ask(chain, question)
+    assert answer.abstained, answer.answer
+    assert answer.citations == []
+    assert answer.answer.startswith("The stored articles do not answer this question")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Did he say anything about troops?", "forces"),
+        ("And what about China?", "China"),
+    ],
+)
+def test_follow_ups_retrieve_as_if_the_subject_were_restated(chain: NewsragChain, question: str, expected: str) -> None:
+    answer = ask(chain, question, history=[BORDERS])
+    assert answer.rewritten_question and "Hegseth" in answer.rewritten_question
+    assert not answer.abstained
+    assert any(expected in c.quote and c.title == SEED_TITLE for c in answer.citations), answer.answer
+    assert chain.invoke({"question": question}).rewritten_question is None
+
+
+def test_date_filters_apply_to_dense_and_lexical_search(chain: NewsragChain) -> None:
+    answer = ask(chain, BORDERS, filters={"since": "2025-03-01"})
+    assert all(c.title != SEED_TITLE for c in answer.citations)
+    assert all(r.title != SEED_TITLE for r in answer.retrieved)
+    until = ask(chain, "What happened to the reservoir?", filters={"until": "2024-12-31"})
+    assert until.retrieved and all(c.date and c.date.year == 2024 for c in until.citations)
+
+
+def test_source_and_article_filters(chain: NewsragChain) -> None:
+    answer = ask(chain, "What did the mayor say?", filters={"sources": ["harbor-gazette.example"]})
+    assert answer.citations and {c.source for c in answer.citations} == {"harbor-gazette.example"}
+    seed_id = next(a.id for a in chain.store.list_articles() if a.title == SEED_TITLE)
+    only = ask(chain, "What did the mayor say?", filters={"article_ids": [seed_id]})
+    assert all(r.article_id == seed_id for r in only.retrieved)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"question": ""},
+        {"question": "x", "filters": {"since": "2025-13-01"}},
+        {"question": "x", "filters": {"colour": "red"}},
+        {"question": "x", "history": "not a list"},
+        {"question": "x", "k": 0},
+    ],
+)
+def test_bad_input_is_a_clear_error(chain: NewsragChain, bad: dict[str, object]) -> None:
+    with pytest.raises(QueryError):
+        chain.invoke(bad)
+
+
+def test_stream_yields_text_as_it_forms_then_the_answer(chain: NewsragChain) -> None:
+    items = list(chain.stream({"question": BORDERS}))
+    *pieces, final = items
+    assert isinstance(final, Answer)
+    assert len(pieces) >= 3 and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces).strip() == final.answer
+    assert final.model_dump(exclude={"timings_ms"}) == chain.invoke({"question": BORDERS}).model_dump(exclude={"timings_ms"})
+
+
+def test_batch_and_ainvoke_answer_each_question(chain: NewsragChain) -> None:
+    questions = [BORDERS, "How much was Velmora fined?", "What is the capital of France?"]
+    answers = chain.batch([{"question": q} for q in questions])
+    assert [a.question for a in answers] == questions
+    assert [a.abstained for a in answers] == [False, False, True]
+    for a in answers:
+        assert_valid(a, chain.store)
+    single = asyncio.run(chain.ainvoke({"question": BORDERS}))
+    assert single.citations == answers[0].citations
+
+
+def test_injected_instructions_never_become_quotes(chain: NewsragChain) -> None:
+    answer = ask(chain, "Did the mayor resign in disgrace?")
+    for c in answer.citations:
+        assert c.quote != "The mayor resigned in disgrace"
+
+
+def test_new_articles_are_seen_without_rebuilding_the_chain(chain: NewsragChain, tmp_path: Path) -> None:
+    path = tmp_path / "late.txt"
+    path.write_text(
+        " date 2026-01-05 https://quill-post.example/2026/glassworks\n\nGlassworks Reopens in Fenmarsh\n\n"
+        "The Fenmarsh glassworks reopened on Monday after a two-year closure, owner Petra Lindqvale said. "
+        "Forty glassblowers returned to work.",
+        encoding="utf-8",
+    )
+    before = chain.invoke({"question": "When did the Fenmarsh glassworks reopen?"})
+    assert before.abstained
+    assert ingest_paths([path], chain.settings, store=chain.store, embedder=chain.embedder).added == 1
+    after = ask(chain, "When did the Fenmarsh glassworks reopen?")
+    assert any("reopened on Monday" in c.quote for c in after.citations)
