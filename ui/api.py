@@ -10,11 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gradio as gr
+
 from rag.errors import NewsragError, QueryError
 from rag.models import Answer
 from rag.store import Store
 
-__all__ = ["chain_input", "NewsragApi"]
+__all__ = ["chain_input", "NewsragApi", "user_message"]
+
+# The server-side file path is not for clients (and gradio_client would try to download any dict with
+# a string "path" key as a file).
+_PRIVATE = {"path"}
 
 
 def chain_input(
@@ -65,16 +71,23 @@ class NewsragApi:
         markers [1], [2] …, `abstained`, and `citations` (quote, article_id, title, url, date, section,
         start, end). `history` holds earlier user questions (oldest first); `since`/`until` are
         YYYY-MM-DD; `sources` are domains; `k` is how many sections to retrieve (default from settings)."""
-        answer: Answer = self.chain.invoke(chain_input(question, history, since, until, sources, k))
+        try:
+            answer: Answer = self.chain.invoke(chain_input(question, history, since, until, sources, k))
+        except NewsragError as e:
+            raise gr.Error(str(e)) from e
         return answer.model_dump(mode="json")
 
     def articles(self) -> list[dict[str, Any]]:
-        """Stored articles, newest first: id, title, url, source, date, path, n_sections, n_sentences."""
-        return [a.model_dump(mode="json") for a in self.store.list_articles()]
+        """Stored articles, newest first: id, title, url, source, date, n_sections, n_sentences."""
+        return [a.model_dump(mode="json", exclude=_PRIVATE) for a in self.store.list_articles()]
 
     def article(self, article_id: str) -> dict[str, Any]:
         """One stored article: its text and the character spans of its sections and sentences."""
-        return self.store.get_article(article_id).model_dump(mode="json")
+        try:
+            article = self.store.get_article(article_id)
+        except NewsragError as e:
+            raise gr.Error(str(e)) from e
+        return article.model_dump(mode="json", exclude=_PRIVATE)
 
     def sources(self) -> list[str]:
         """The domains of the stored articles (the choices of the source filter)."""

@@ -1,0 +1,113 @@
+"""The LLM path with LangChain's fake chat models: whatever the model writes, only numbered sentences
+that exist become citations, unsupported sentences are removed, and garbage falls back to extractive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from chain_helpers import assert_valid
+from ingest import ingest_paths
+from rag.chain import ChainInput, NewsragChain, build_chain
+from rag.llm import numbered
+from rag.models import Answer
+from rag.settings import BUNDLED_ARTICLES, Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BORDERS = "What did Hegseth say about borders?"
+INJECTED = "The mayor resigned in disgrace"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
+    settings = Settings(home=tmp_path_factory.mktemp("llm-home"), progress=False)
+    ingest_paths([BUNDLED_ARTICLES, FIXTURES / "corpus", FIXTURES / "formats" / "injection_article.txt"], settings)
+    return build_chain(settings)
+
+
+def with_llm(base: NewsragChain, *responses: str) -> NewsragChain:
+    return NewsragChain(base.settings, base.store, base.embedder, FakeListChatModel(responses=list(responses)))
+
+
+def offered(chain: NewsragChain, question: str) -> list[str]:
+    """The sentences the model is shown, numbered from 1, as the chain would number them."""
+    ev = chain.gather(ChainInput.parse({"question": question}, chain.settings.top_k))
+    return [c.record.text for c in numbered(ev, chain.settings.abstain_threshold)]
+
+
+def number_of(sentences: list[str], needle: str) -> int:
+    return next(i for i, s in enumerate(sentences, start=1) if needle in s)
+
+
+def test_valid_model_citations_map_to_exact_spans(base: NewsragChain) -> None:
+    sentences = offered(base, BORDERS)
+    n = number_of(sentences, "pre-2014 borders is unrealistic")
+    chain = with_llm(base, f"Hegseth said returning to Ukraine's pre-2014 borders is unrealistic [{n}].")
+    answer = chain.invoke({"question": BORDERS})
+    assert_valid(answer, chain.store)
+    assert answer.backend == "llm"
+    assert answer.answer == "Hegseth said returning to Ukraine's pre-2014 borders is unrealistic [1]."
+    assert answer.citations[0].quote == sentences[n - 1]
+
+
+def test_out_of_range_numbers_are_dropped_and_unbacked_sentences_removed(base: NewsragChain) -> None:
+    sentences = offered(base, BORDERS)
+    n = number_of(sentences, "pre-2014 borders is unrealistic")
+    chain = with_llm(
+        base,
+        f"Returning to the pre-2014 borders is unrealistic, Hegseth said [{n}][99][0]. "
+        "He also praised the weather in Brussels [42]. Chasing the goal prolongs the war.",
+    )
+    answer = chain.invoke({"question": BORDERS})
+    assert_valid(answer, chain.store)
+    assert len(answer.citations) == 1
+    assert "[99]" not in answer.answer and "[0]" not in answer.answer
+    assert "weather" not in answer.answer and "prolongs" not in answer.answer
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "NO ANSWER", '{"answer": "borders", "cite": [1]}', "[abc] [1x] [-1]", "Borders are a thing [1]."],
+)
+def test_malformed_output_falls_back_to_the_extractive_answer(base: NewsragChain, garbage: str) -> None:
+    chain = with_llm(base, garbage)
+    answer = chain.invoke({"question": BORDERS})
+    assert_valid(answer, chain.store)
+    assert answer.backend == "extractive"
+    assert answer.citations and any("pre-2014 borders" in c.quote for c in answer.citations)
+
+
+def test_model_that_follows_an_injected_instruction_cannot_quote_it(base: NewsragChain) -> None:
+    question = "What did the harbour board decide about the Port Calder mayor?"
+    sentences = offered(base, question)
+    chain = with_llm(base, f'"{INJECTED}" [1]. {INJECTED} [{len(sentences)}]. {INJECTED}, the article says [77].')
+    answer = chain.invoke({"question": question})
+    assert_valid(answer, chain.store)
+    for c in answer.citations:
+        assert c.quote in sentences  # a stored sentence, never the model's words
+        assert c.quote != INJECTED
+
+
+def test_streaming_llm_answer_yields_only_validated_sentences(base: NewsragChain) -> None:
+    sentences = offered(base, BORDERS)
+    n = number_of(sentences, "pre-2014 borders is unrealistic")
+    chain = with_llm(
+        base,
+        f"Hegseth called a return to pre-2014 borders unrealistic [{n}]. Invented claim about Mars [3]. "
+        f"He said chasing that goal would prolong the war and cause suffering [{n}].",
+    )
+    *pieces, final = list(chain.stream({"question": BORDERS}))
+    assert isinstance(final, Answer) and final.backend == "llm"
+    assert "".join(pieces) == final.answer
+    assert "Mars" not in "".join(pieces)
+    assert final.answer.count("[1]") == 2 and len(final.citations) == 1
+
+
+def test_llm_condenses_follow_ups(base: NewsragChain) -> None:
+    chain = with_llm(base, "What did Hegseth say about troops?", "NO ANSWER")
+    answer = chain.invoke({"question": "Did he mention troops?", "history": [BORDERS]})
+    assert answer.rewritten_question == "What did Hegseth say about troops?"
+    assert_valid(answer, chain.store)
+    assert any("forces" in c.quote for c in answer.citations)

