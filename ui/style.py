@@ -44,8 +44,8 @@ const reveal = () => {
     const offset = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
     box.scrollTop += offset - box.clientHeight / 4;
   }
-  const panel = element.getBoundingClientRect();
-  if (panel.top < 0 || panel.bottom > window.innerHeight) { element.scrollIntoView({block: 'nearest'}); }
+  const seen = mark.getBoundingClientRect();
+  if (seen.bottom < 0 || seen.top > window.innerHeight) { mark.scrollIntoView({block: 'center'}); }
 };
 watch('value', reveal);
 reveal();
