@@ -126,12 +126,12 @@ REASONS = (
 )
 
 # Prose templates. Fields: P person, S surname, R role, O org, O2 other org, L place, L2 other place,
-# N noun, N2 other noun, A adjective, V past verb, X number, Y year, Y2 earlier year, M month, D weekday,
+# N noun, N2 other noun, A adjective, V past verb, X count, K small count, Y year, Y2 earlier year, M month, D weekday,
 # T period, E reason, U units, $ money, % percentage.
 SENTENCES = (
     "The {O} {V} the {A} {N} on {D}, a decision that officials in {L} said would affect roughly {X} {U} over "
     "the coming {T}.",
-    "\u201cWe have spent {X} months preparing for this {N}, and the {N2} is finally in place,\u201d {P}, the {R}, "
+    "\u201cWe have spent {K} months preparing for this {N}, and the {N2} is finally in place,\u201d {P}, the {R}, "
     "told reporters in {L}.",
     "According to figures released by the {O}, spending on the {N} rose by {%} in {Y}, the sharpest increase "
     "since {Y2}.",
@@ -143,7 +143,7 @@ SENTENCES = (
     "they had not been consulted.",
     "The {R} declined to say whether the {N} would be extended to neighbouring {L2}, where a similar {N2} was "
     "abandoned in {Y2}.",
-    "Officials stressed that the {N} was temporary and that the {N2} would be reassessed every {X} weeks.",
+    "Officials stressed that the {N} was temporary and that the {N2} would be reassessed every {K} weeks.",
     "In a statement, the {O} said it had received more than {X} complaints about the {N} since {M}.",
     "The {N} was first proposed in {Y2} but stalled for years because of {E}.",
     "Opposition members in {L} called for a public hearing on the {N}, citing {E} and the {A} timetable.",
@@ -263,6 +263,14 @@ class _Filler:
             "R": rng.choice(self.topic.roles), "U": self.topic.units,
         }
         self.main, self.second = rng.sample(self.topic.nouns, 2)
+        self._unused: list[str] = []
+
+    def next_template(self) -> str:
+        """A prose template not used yet in this article (until all have been used)."""
+        if not self._unused:
+            self._unused = list(SENTENCES)
+            self.rng.shuffle(self._unused)
+        return self._unused.pop()
         self.cast["N"], self.cast["N2"] = self.main, self.second
 
     def fill(self, template: str, focus: str | None = None) -> str:
@@ -278,7 +286,7 @@ class _Filler:
             "P": person, "S": person.split()[-1], "R": self.cast["R"], "O": self.cast["O"], "O2": self.cast["O2"],
             "L": self.cast["L"], "L2": self.cast["L2"], "N": noun, "N2": noun2, "A": adj, "V": verb[0],
             "X": str(rng.choice([rng.randint(3, 60), rng.randint(100, 990), rng.randint(1_000, 45_000)])),
-            "Y": str(year), "Y2": str(year - rng.randint(2, 12)), "M": rng.choice(MONTHS), "D": rng.choice(WEEKDAYS),
+            "K": str(rng.randint(2, 18)), "Y": str(year), "Y2": str(year - rng.randint(2, 12)), "M": rng.choice(MONTHS), "D": rng.choice(WEEKDAYS),
             "T": rng.choice(PERIODS), "E": rng.choice(REASONS), "U": self.cast["U"],
             "$": f"${rng.randint(2, 95)}.{rng.randint(1, 9)} million", "%": f"{rng.randint(3, 64)} percent",
             "Nt": _title_case(noun), "N2t": _title_case(noun2), "Vt": verb[1], "At": _title_case(adj),
@@ -310,7 +318,7 @@ def article_spec(i: int, seed: int = 0) -> Spec:
     domain = DOMAINS[rng.randrange(len(DOMAINS))]
     url = f"https://{domain}/{date:%Y/%m/%d}/{_slug(title)}-{seed}-{i}.html"
     n_heads = rng.randint(3, 6)
-    budget = rng.randint(420, 580)  # words in the body, headlines excluded
+    budget = rng.randint(390, 540)  # words in the body, headlines excluded
     per_section = budget / (n_heads + 1)
     body: list[str] = []
     words = 0
@@ -325,7 +333,7 @@ def article_spec(i: int, seed: int = 0) -> Spec:
             heads.append(head)
             sentences.append(f.fill(rng.choice(OPENERS), focus=focus))
         while words + sum(len(s.split()) for s in sentences) < goal - 10 or len(sentences) < 3:
-            sentences.append(f.fill(rng.choice(SENTENCES), focus=focus if rng.random() < 0.6 else None))
+            sentences.append(f.fill(f.next_template(), focus=focus if rng.random() < 0.6 else None))
         words += sum(len(s.split()) for s in sentences)
         # paragraph breaks between sentences, never right around a headline
         paragraph = sentences[0]
@@ -335,9 +343,7 @@ def article_spec(i: int, seed: int = 0) -> Spec:
             body.append(heads[-1] + paragraph)  # glued to the next sentence ...
         else:
             body.append(paragraph)
-    text = "".join(  # ... and to the end of the previous one
-        part if k == 0 else part for k, part in enumerate(body)
-    )
+    text = "".join(body)  # ... and to the end of the previous one
     text = f" date {date.isoformat()} {url}\n\n{title}\n\n{text}\n"
     filename = f"{i:05d}_{article_id_for(url, '')}.txt"
     slots = dict(f.cast)

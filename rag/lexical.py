@@ -101,14 +101,14 @@ class LexicalIndex:
 
 
 def _disk_path(folder: Path, store: Store) -> Path:
-    key = hashlib.sha256(f"{store.where}|{store.prefix}|{store.model}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{store.where}|{store.prefix}|{store.articles.id}".encode()).hexdigest()[:16]
     return folder / f"bm25-{key}.pkl"
 
 
 def lexical_index(store: Store, folder: Path | None = None) -> LexicalIndex:
     """The index for the store's current generation: from memory, else from disk, else built."""
     generation = store.generation()
-    key = f"{store.where}|{store.prefix}"
+    key = f"{store.where}|{store.prefix}|{store.articles.id}"  # a reindexed store is a new collection
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is not None and cached.generation == generation:

@@ -1,0 +1,50 @@
+"""Re-embed every stored article with the configured model (after changing NEWSRAG_EMBEDDING_MODEL).
+
+The article texts and spans are kept in the store, so no input file is needed. New vectors are written
+to side collections first and swapped in at the end: a run killed half way leaves the old store intact.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rag.embed import make_embedder
+from rag.settings import Settings, get_settings
+from rag.store import Store, _client_for
+
+__all__ = ["reindex"]
+
+log = logging.getLogger(__name__)
+KINDS = ("articles", "sections", "sentences")
+
+
+def reindex(settings: Settings | None = None) -> int:
+    """Returns the number of articles re-embedded."""
+    from ingest.pipeline import write_articles
+
+    settings = settings or get_settings()
+    client = _client_for(settings)
+    prefix, where = settings.collection, settings.chroma_url or str(settings.chroma_path)
+    names = {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}
+    if f"{prefix}_articles" not in names:
+        return 0
+    stored_model = (client.get_collection(f"{prefix}_articles").metadata or {}).get("model", "")
+    old = Store(client, prefix, stored_model, where)
+    ids = list(old.markers())
+    articles = [old.get_articles(ids[i : i + 200]) for i in range(0, len(ids), 200)]
+    flat = [a for batch in articles for a in batch.values()]
+    embedder = make_embedder(settings)
+    side = f"{prefix}.reindex"
+    for kind in KINDS:
+        if f"{side}_{kind}" in names:
+            client.delete_collection(f"{side}_{kind}")
+    new = Store(client, side, embedder.name, where)
+    new.set_dirty(True)
+    write_articles(new, embedder, flat, settings.chunk_chars)
+    new.set_dirty(False)
+    for kind in KINDS:
+        if f"{prefix}_{kind}" in names:
+            client.delete_collection(f"{prefix}_{kind}")
+        client.get_collection(f"{side}_{kind}").modify(name=f"{prefix}_{kind}")
+    log.info("re-embedded %d articles from %s to %s", len(flat), stored_model, embedder.name)
+    return len(flat)
