@@ -172,7 +172,8 @@ def ingest_paths(
             where = f"{err.source}:{err.line}" if err.line else err.source
             report.results.append(FileResult(path=where, status="failed", reason=err.reason))
         for article in parsed.articles:
-            shown = str(path) + (article.path[article.path.rfind("#L"):].replace("#L", ":") if "#L" in (article.path or "") else "")
+            stored_path = article.path or ""
+            shown = str(path) + (":" + stored_path.rsplit("#L", 1)[1] if "#L" in stored_path else "")
             if article.id in by_id:
                 report.results.append(FileResult(
                     path=shown, status="failed", article_id=article.id, title=article.title,

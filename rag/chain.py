@@ -172,11 +172,9 @@ class NewsragChain(Runnable[Any, Answer]):
         return self._call_with_config(self._invoke, input, config)
 
     def _invoke(self, input: Any) -> Answer:
-        last: Any = None
-        for last in self._run(input):
-            pass
-        assert isinstance(last, Answer)
-        return last
+        *_, answer = self._run(input)
+        assert isinstance(answer, Answer)
+        return answer
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         yield from self._run(input)

@@ -40,7 +40,7 @@ def extractive_lines(citations: list[Citation]) -> Iterator[str]:
     """The extractive answer, a line at a time: a framing sentence, then quotes grouped by article."""
     n_articles = len({c.article_id for c in citations})
     if n_articles == 1:
-        yield f"One article addresses this; in its own words:\n"
+        yield "One article addresses this; in its own words:\n"
     else:
         yield f"{n_articles} articles address this; in their own words:\n"
     current = None

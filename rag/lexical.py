@@ -85,7 +85,9 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
-    def mask(self, since: int | None, until: int | None, sources: list[str] | None, article_ids: list[str] | None) -> np.ndarray | None:
+    def mask(
+        self, since: int | None, until: int | None, sources: list[str] | None, article_ids: list[str] | None
+    ) -> np.ndarray | None:
         if since is None and until is None and not sources and not article_ids:
             return None
         m = np.ones(len(self.ids), dtype=bool)

@@ -175,7 +175,8 @@ def condense(llm: Any, question: str, history: list[str]) -> str:
     fallback = rewrite(question, history)
     turns = "\n".join(f"- {h}" for h in history)
     try:
-        reply = _content(llm.invoke([SystemMessage(CONDENSE_PROMPT), HumanMessage(f"Earlier questions:\n{turns}\nLast question: {question}")]))
+        prompt = f"Earlier questions:\n{turns}\nLast question: {question}"
+        reply = _content(llm.invoke([SystemMessage(CONDENSE_PROMPT), HumanMessage(prompt)]))
     except Exception as e:
         log.warning("LLM condense step failed (%s); using the deterministic rewrite", e)
         return fallback

@@ -340,7 +340,8 @@ class Store:
             include=["metadatas", "distances", "documents"],
         )
         hits = []
-        for cid, meta, dist, doc in zip(got["ids"][0], got["metadatas"][0], got["distances"][0], got["documents"][0], strict=True):
+        rows = zip(got["ids"][0], got["metadatas"][0], got["distances"][0], got["documents"][0], strict=True)
+        for cid, meta, dist, doc in rows:
             hits.append(_hit(cid, meta, 1.0 - float(dist), doc))
         return hits
 
@@ -348,7 +349,8 @@ class Store:
         if not ids:
             return {}
         got = self.sections.get(ids=list(ids), include=["metadatas", "documents"])
-        return {cid: _hit(cid, meta, 0.0, doc) for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)}
+        rows = zip(got["ids"], got["metadatas"], got["documents"], strict=True)
+        return {cid: _hit(cid, meta, 0.0, doc) for cid, meta, doc in rows}
 
     def sentences_for(self, chunk_ids: Sequence[str]) -> list[SentenceRecord]:
         if not chunk_ids:
@@ -419,7 +421,8 @@ def _article(article_id: str, meta: dict[str, Any], text: str) -> Article:
         Section(index=i, start=s, body_start=b, end=e, headline=h)
         for i, (s, b, e, h) in enumerate(json.loads(meta.get("sections", "[]")))
     ]
-    sentences = [Sentence(index=i, section=sec, start=s, end=e) for i, (sec, s, e) in enumerate(json.loads(meta.get("sentences", "[]")))]
+    spans = json.loads(meta.get("sentences", "[]"))
+    sentences = [Sentence(index=i, section=sec, start=s, end=e) for i, (sec, s, e) in enumerate(spans)]
     summary = _summary(article_id, meta)
     return Article(**summary.model_dump(), text=text, sections=sections, sentences=sentences, content_hash=meta.get("hash", ""))
 
