@@ -7,6 +7,7 @@ call ``Client(url).predict("What did Hegseth say about borders?", api_name="/ask
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,10 +36,9 @@ def chain_input(
     if not isinstance(question, str) or not question.strip():
         raise QueryError("the question is empty; type a question about the stored articles")
     filters: dict[str, Any] = {}
-    if since and since.strip():
-        filters["since"] = since.strip()
-    if until and until.strip():
-        filters["until"] = until.strip()
+    for name, value in (("since", since), ("until", until)):
+        if value and value.strip():
+            filters[name] = _iso_date(value.strip(), name)
     chosen = [s for s in (sources or []) if s]
     if chosen:
         filters["sources"] = chosen
@@ -49,6 +49,13 @@ def chain_input(
             raise QueryError(f"k={k!r} must be a whole number of sections")
         payload["k"] = int(k)
     return payload
+
+
+def _iso_date(value: str, name: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise QueryError(f"filters.{name}={value!r} is not a YYYY-MM-DD date") from None
 
 
 class NewsragApi:

@@ -57,14 +57,14 @@ class ChatCallbacks:
         turns = list(turns or [])
         if not (question or "").strip():
             gr.Warning("Type a question first.")
-            yield (gr.skip(),) * 6
+            yield (gr.skip(),) * 5
             return
         try:
             payload = chain_input(question, [t.question for t in turns], since, until, sources, k)
         except NewsragError as e:
             raise gr.Error(user_message(e)) from e
         partial = ""
-        yield (chat_messages(turns, (question, partial)), gr.skip(), "", gr.skip(), gr.skip(), gr.skip())
+        yield (chat_messages(turns, (question, partial)), gr.skip(), "", gr.skip(), gr.skip())
         answer: Answer | None = None
         try:
             for piece in self.chain.stream(payload):
@@ -72,20 +72,20 @@ class ChatCallbacks:
                     answer = piece
                 elif isinstance(piece, str) and piece:
                     partial += piece
-                    yield (chat_messages(turns, (question, partial)),) + (gr.skip(),) * 5
+                    yield (chat_messages(turns, (question, partial)),) + (gr.skip(),) * 4
         except Exception as e:  # shown to the user; the conversation is left as it was
             if not isinstance(e, NewsragError):
                 log.exception("answering %r failed", question)
-            yield (chat_messages(turns), gr.skip(), question, gr.skip(), gr.skip(), gr.skip())
+            yield (chat_messages(turns), gr.skip(), question, gr.skip(), gr.skip())
             raise gr.Error(user_message(e)) from e
         if answer is None:
-            yield (chat_messages(turns), gr.skip(), question, gr.skip(), gr.skip(), gr.skip())
+            yield (chat_messages(turns), gr.skip(), question, gr.skip(), gr.skip())
             raise gr.Error("the chain returned no answer; the server log has the details")
         turns.append(Turn(question=question, answer=answer))
         index = len(turns) - 1
         yield (chat_messages(turns), turns, "", self.citation_choices(turns, index), article_placeholder(
             "Choose a citation to read it in its article." if answer.citations else "This answer has no citations."
-        ), index)
+        ))
 
     def citation_choices(self, turns: list[Turn], index: int) -> Update:
         """The radio of citations for one answer of the conversation (nothing chosen yet)."""
@@ -96,13 +96,13 @@ class ChatCallbacks:
         return gr.update(choices=[(citation_label(c), citation_key(index, c.n)) for c in cites], value=None,
                          label=label)
 
-    def select_message(self, turns: list[Turn], evt: gr.SelectData) -> tuple[Update, str, int]:
+    def select_message(self, turns: list[Turn], evt: gr.SelectData) -> tuple[Update, str]:
         """Clicking an answer in the chat lists that answer's citations."""
         index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         turn = int(index) // 2 if isinstance(index, int) else -1
         if not 0 <= turn < len(turns or []):
-            return gr.skip(), gr.skip(), gr.skip()  # type: ignore[return-value]
-        return self.citation_choices(turns, turn), article_placeholder(), turn
+            return gr.skip(), gr.skip()  # type: ignore[return-value]
+        return self.citation_choices(turns, turn), article_placeholder()
 
     def show_citation(self, key: str | None, turns: list[Turn]) -> str:
         """The whole cited article with the quote highlighted (``<mark id="newsrag-hl">``)."""
@@ -122,7 +122,7 @@ class ChatCallbacks:
         return article_html(article, citation)
 
     def new_chat(self) -> tuple[Any, ...]:
-        return [], [], "", gr.update(choices=[], value=None, label="Citations"), article_placeholder(), -1
+        return [], [], "", gr.update(choices=[], value=None, label="Citations"), article_placeholder()
 
     # -- articles ---------------------------------------------------------------------------------
     def article_rows(self) -> list[list[Any]]:
@@ -163,14 +163,13 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
     with gr.Blocks(title="newsrag", analytics_enabled=False) as app:
         header = gr.Markdown(cb.header(), elem_id="newsrag-header")
         turns = gr.State([])
-        shown = gr.State(-1)
         with gr.Tab("Chat"):
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
                         elem_id="newsrag-chat", label="Conversation", show_label=False, height=560, layout="panel",
                         render_markdown=False, sanitize_html=True, allow_tags=False, latex_delimiters=[],
-                        feedback_options=None, buttons=["copy"],
+                        feedback_options=None, buttons=[],
                         placeholder="Ask about the stored news articles. Every sentence of an answer is cited.",
                     )
                     with gr.Row():
@@ -188,7 +187,7 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
                         k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Sections to retrieve (k)")
                 with gr.Column(scale=2):
                     cites = gr.Radio(choices=[], label="Citations", elem_id="newsrag-citations")
-                    article = gr.HTML(article_placeholder(), elem_id="newsrag-article", max_height=620,
+                    article = gr.HTML(article_placeholder(), elem_id="newsrag-article", max_height=540,
                                       js_on_load=SCROLL_TO_HIGHLIGHT_JS)
         with gr.Tab("Articles"):
             table = gr.Dataframe(cb.article_rows(), headers=ARTICLE_HEADERS, type="array", interactive=False,
@@ -202,13 +201,15 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
 
         chat_io: dict[str, Any] = {
             "fn": cb.respond, "inputs": [question, turns, since, until, sources, k],
-            "outputs": [chatbot, turns, question, cites, article, shown],
+            "outputs": [chatbot, turns, question, cites, article],
             "concurrency_id": "answer", "concurrency_limit": ANSWER_CONCURRENCY, **private,
         }
         question.submit(**chat_io)
         ask.click(**chat_io)
-        new_chat.click(cb.new_chat, None, [chatbot, turns, question, cites, article, shown], **private)
-        chatbot.select(cb.select_message, [turns], [cites, article, shown], **private)
+        reset = [chatbot, turns, question, cites, article]
+        new_chat.click(cb.new_chat, None, reset, **private)
+        chatbot.clear(cb.new_chat, None, reset, **private)  # the chat's own trash button
+        chatbot.select(cb.select_message, [turns], [cites, article], **private)
         cites.input(cb.show_citation, [cites, turns], [article], **private)
         listing = [table, sources, header]
         refresh.click(cb.refresh, None, listing, **private)
