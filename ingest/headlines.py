@@ -133,7 +133,7 @@ def _starts_sentence(text: str, j: int) -> bool:
 def find_line_headlines(text: str) -> list[tuple[int, int]]:
     """Spans of headlines that stand on a line of their own (Markdown ``#`` prefix excluded)."""
     found = []
-    for m in re.finditer(r"(?m)^[ \t]*(#{1,6}[ \t]+)?(.+?)[ \t]*$", text):
+    for m in re.finditer(r"(?m)^[ \t]*(#{1,6}[ \t]+)?(.+?)[ \t\r]*$", text):
         marker, body = m.group(1), m.group(2)
         start, end = m.start(2), m.end(2)
         after = text[m.end() :].lstrip("\r\n")
@@ -144,7 +144,6 @@ def find_line_headlines(text: str) -> list[tuple[int, int]]:
         elif (
             looks_like_headline(body)
             and body[-1] not in "."
-            and "\n" in text[m.end() : m.end() + 2] + "\n"
             and _is_own_paragraph(text, m.start(), m.end())
         ):
             found.append((start, end))

@@ -78,7 +78,7 @@ def _parse_date(value: object, source: str, line: int | None) -> dt.date | None:
 def _check_url(url: object, source: str, line: int | None) -> str | None:
     if url in (None, ""):
         return None
-    if not isinstance(url, str) or not urlparse(url).scheme or not urlparse(url).hostname:
+    if not isinstance(url, str) or urlparse(url).scheme not in ("http", "https") or not urlparse(url).hostname:
         raise ParseError(source, f"URL {url!r} is not an absolute http(s) URL", line)
     return url.strip()
 

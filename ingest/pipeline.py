@@ -99,8 +99,13 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
     return unique, missing
 
 
+def _file_key(stored_path: str) -> str:
+    """The file part of a stored path (JSON Lines records are stored as ``FILE#L<line>``)."""
+    return stored_path.split("#L", 1)[0]
+
+
 def _file_of(stored_path: str) -> Path:
-    return Path(stored_path.split("#L", 1)[0])
+    return Path(_file_key(stored_path))
 
 
 def _progress(total: int, enabled: bool, desc: str) -> object:
@@ -162,12 +167,15 @@ def ingest_paths(
     markers = store.markers()
     by_id: dict[str, Article] = {}
     origin: dict[str, str] = {}
+    complete: set[str] = set()  # files read without any error: their stored articles can be reconciled
     for path in files:
         try:
             parsed = parse_file(path, settings.max_file_bytes)
         except ParseError as e:
             report.results.append(FileResult(path=str(path), status="failed", reason=e.reason))
             continue
+        if not parsed.errors:
+            complete.add(str(path.resolve()))
         for err in parsed.errors:
             where = f"{err.source}:{err.line}" if err.line else err.source
             report.results.append(FileResult(path=where, status="failed", reason=err.reason))
@@ -181,7 +189,8 @@ def ingest_paths(
                 ))
                 continue
             stored = markers.get(article.id)
-            if stored and stored["path"] and stored["path"] != article.path and _file_of(stored["path"]).exists():
+            moved = stored and stored["path"] and _file_key(stored["path"]) != _file_key(stored_path)
+            if moved and _file_of(stored["path"]).exists():
                 report.results.append(FileResult(
                     path=shown, status="failed", article_id=article.id, title=article.title,
                     reason=f"same URL as the stored article from {_file_of(stored['path'])}; skipped "
@@ -201,12 +210,19 @@ def ingest_paths(
             to_write.append(article)
         report.results.append(FileResult(path=origin[aid], status=status, article_id=aid, title=article.title))
 
+    # an article stored from a file that no longer contains it (its URL was edited, or its JSON line
+    # removed) is replaced by what the file holds now; with --prune, articles whose files are gone go too
     pruned: list[str] = []
-    if prune:
-        pruned = [aid for aid, m in markers.items() if m["path"] and aid not in by_id and not _file_of(m["path"]).exists()]
-        for aid in pruned:
-            report.results.append(FileResult(path=markers[aid]["path"], status="pruned", article_id=aid,
-                                             reason="file is gone"))
+    for aid, m in markers.items():
+        if not m["path"] or aid in by_id:
+            continue
+        if _file_key(m["path"]) in complete:
+            pruned.append(aid)
+            report.results.append(FileResult(path=_file_key(m["path"]), status="pruned", article_id=aid,
+                                             reason="no longer in this file (its URL changed or its record was removed)"))
+        elif prune and not _file_of(m["path"]).exists():
+            pruned.append(aid)
+            report.results.append(FileResult(path=m["path"], status="pruned", article_id=aid, reason="file is gone"))
 
     changed = bool(to_write or pruned)
     if changed or store.is_dirty():

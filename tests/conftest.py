@@ -84,24 +84,31 @@ def no_network() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(autouse=True)
-def clean_newsrag_env(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def clean_newsrag_env() -> Iterator[None]:
     """A developer's NEWSRAG_* variables must not leak into tests (e.g. a NEWSRAG_CHROMA_URL)."""
-    for name in list(os.environ):
-        if name.upper().startswith("NEWSRAG_"):
-            monkeypatch.delenv(name)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.upper().startswith("NEWSRAG_"):
+                mp.delenv(name)
+        yield
 
 
 # -- settings and embedders -----------------------------------------------------------------------
+def make_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings for a test store in ``home``; a ``.env`` in the working folder is not read."""
+    return Settings(home=home, progress=False, _env_file=None, **overrides)  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", progress=False)
+    return make_settings(tmp_path / "home")
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Any:
     """The real bundled sentence-transformers model, loaded once per session."""
-    emb = make_embedder(Settings(embedding_model=BUNDLED_MODEL))
+    emb = make_embedder(Settings(embedding_model=BUNDLED_MODEL, _env_file=None))  # type: ignore[call-arg]
     assert emb.name == BUNDLED_MODEL
     emb.encode(["load the model now, once"])
     return emb

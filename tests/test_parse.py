@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-
 from conftest import FORMATS, SEED, TRAPS, article_text
+
 from ingest.parse import article_id_for, parse_file, parse_text
 from rag.errors import ParseError
 from rag.models import Article
@@ -27,8 +28,8 @@ SEED_HEADLINES = [
     "US Prioritizing Deterring War With China in Pacific",
     "US Won't Tolerate Imbalanced Relationship With Allies Based on Dependency",
 ]
-TRAP_EXPECTED: dict[str, dict] = json.loads((TRAPS / "expected.json").read_text(encoding="utf-8"))
-FORMAT_EXPECTED: dict[str, object] = json.loads((FORMATS / "expected.json").read_text(encoding="utf-8"))
+TRAP_EXPECTED: dict[str, dict[str, Any]] = json.loads((TRAPS / "expected.json").read_text(encoding="utf-8"))
+FORMAT_EXPECTED: dict[str, Any] = json.loads((FORMATS / "expected.json").read_text(encoding="utf-8"))
 
 
 # -- invariants every parsed article must satisfy ---------------------------------------------------
@@ -254,7 +255,7 @@ def test_jsonl_bad_line_is_reported_with_its_number_and_others_kept(tmp_path: Pa
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join([good[0], "{not json", good[1], '["a list"]', good[2]]) + "\n", encoding="utf-8")
     parsed = parse_file(path)
-    assert [a.title for a in parsed.articles] == [r["title"] for r in FORMAT_EXPECTED["crawl_export.jsonl"]]  # type: ignore[index]
+    assert [a.title for a in parsed.articles] == [r["title"] for r in FORMAT_EXPECTED["crawl_export.jsonl"]]
     assert [e.line for e in parsed.errors] == [2, 4]
     assert "not valid JSON" in parsed.errors[0].reason
     assert str(path) in str(parsed.errors[0]) and ":2:" in str(parsed.errors[0])
@@ -321,17 +322,13 @@ def test_line_headline_on_its_own_line_starts_a_section() -> None:
     assert_spans(a)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: ingest/headlines.py find_line_headlines keeps the '\\r' of CRLF "
-                   "lines, so Markdown headings become 'Council Finds the Money\\r'")
 def test_crlf_markdown_headings_have_no_carriage_return(tmp_path: Path) -> None:
     path = tmp_path / "crlf.md"
     path.write_bytes((FORMATS / "markdown_article.md").read_bytes().replace(b"\n", b"\r\n"))
     a = only(path)
-    assert headlines(a) == FORMAT_EXPECTED["markdown_article.md"]["headlines"]  # type: ignore[index]
+    assert headlines(a) == FORMAT_EXPECTED["markdown_article.md"]["headlines"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: ingest/headlines.py find_line_headlines does not see a Title-Case "
-                   "line headline in a CRLF file; it is glued into the next sentence instead")
 def test_crlf_line_headline_starts_a_section() -> None:
     text = article_text("T Title", "The lead paragraph is here.\n\nCouncil Finds the Money\n\nThe council voted.")
     a = parse_text(text.replace("\n", "\r\n"))
