@@ -188,12 +188,11 @@ def ingest_paths(
                     reason=f"same URL as {origin[article.id]} (article {article.id}); skipped, keep one copy",
                 ))
                 continue
-            stored = markers.get(article.id)
-            moved = stored and stored["path"] and _file_key(stored["path"]) != _file_key(stored_path)
-            if moved and _file_of(stored["path"]).exists():
+            other = (markers.get(article.id) or {}).get("path") or ""
+            if other and _file_key(other) != _file_key(stored_path) and _file_of(other).exists():
                 report.results.append(FileResult(
                     path=shown, status="failed", article_id=article.id, title=article.title,
-                    reason=f"same URL as the stored article from {_file_of(stored['path'])}; skipped "
+                    reason=f"same URL as the stored article from {_file_key(other)}; skipped "
                     f"(run `newsrag delete {article.id}` first to replace it)",
                 ))
                 continue

@@ -13,7 +13,6 @@ The collections record the embedding model; opening them with another model rais
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,47 +23,27 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.errors import ModelMismatchError, NotFoundError, StoreError
-from rag.models import Article, ArticleSummary, Chunk, Section, Sentence
+from rag.models import Article, ArticleSummary, Chunk
+from rag.records import (
+    SectionHit,
+    SentenceRecord,
+    article_from,
+    article_meta,
+    base_meta,
+    chunk_lookup,
+    day_number,
+    hit_from,
+    summary_from,
+)
 from rag.settings import Settings, get_settings
 
-__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite"]
+__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite"]  # records re-exported
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
-_EPOCH = dt.date(1970, 1, 1)
 _CLIENTS: dict[str, Any] = {}
 _CLIENT_LOCK = threading.Lock()
-
-
-def day_number(date: dt.date | None) -> int:
-    """Days since 1970-01-01, or -1 for an unknown date (Chroma metadata has no dates)."""
-    return (date - _EPOCH).days if date else -1
-
-
-@dataclass
-class SectionHit:
-    chunk_id: str
-    article_id: str
-    section: int
-    headline: str | None
-    title: str
-    score: float
-    text: str
-    metadata: dict[str, Any]
-
-
-@dataclass
-class SentenceRecord:
-    id: str
-    article_id: str
-    chunk_id: str
-    section: int
-    index: int
-    start: int
-    end: int
-    text: str
-    vector: np.ndarray
 
 
 @dataclass
@@ -214,7 +193,7 @@ class Store:
         sen_ids, sen_vecs, sen_docs, sen_metas = [], [], [], []
         for w in batch:
             a = w.article
-            base = _base_meta(a)
+            base = base_meta(a)
             for chunk, vec in zip(w.chunks, w.chunk_vectors, strict=True):
                 section = a.sections[chunk.section]
                 sec_ids.append(chunk.id)
@@ -225,7 +204,7 @@ class Store:
                     | {"section": chunk.section, "headline": section.headline or "", "part": chunk.part,
                        "start": chunk.start, "end": chunk.end}
                 )
-            chunk_of = _chunk_lookup(w.chunks)
+            chunk_of = chunk_lookup(w.chunks)
             for sent, vec in zip(a.sentences, w.sentence_vectors, strict=True):
                 sen_ids.append(f"{a.id}:s{sent.index}")
                 sen_vecs.append(vec)
@@ -246,7 +225,7 @@ class Store:
             art_vecs.append(v / n if n else v)
         self._upsert(
             self.articles, ids, np.vstack(art_vecs), [w.article.text for w in batch],
-            [_article_meta(w.article, self.model) for w in batch],
+            [article_meta(w.article, self.model) for w in batch],
         )
 
     def _delete_children(self, ids: list[str]) -> None:
@@ -302,7 +281,7 @@ class Store:
     def list_articles(self) -> list[ArticleSummary]:
         out = []
         for meta_id, meta in self._iter_articles():
-            out.append(_summary(meta_id, meta))
+            out.append(summary_from(meta_id, meta))
         out.sort(key=lambda a: (a.date or dt.date.min, a.title), reverse=True)
         return out
 
@@ -328,7 +307,7 @@ class Store:
         got = self.articles.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
         out = {}
         for i, meta, doc in zip(got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True):
-            out[i] = _article(i, meta, doc)
+            out[i] = article_from(i, meta, doc)
         return out
 
     def query_sections(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[SectionHit]:
@@ -342,7 +321,7 @@ class Store:
         hits = []
         rows = zip(got["ids"][0], got["metadatas"][0], got["distances"][0], got["documents"][0], strict=True)
         for cid, meta, dist, doc in rows:
-            hits.append(_hit(cid, meta, 1.0 - float(dist), doc))
+            hits.append(hit_from(cid, meta, 1.0 - float(dist), doc))
         return hits
 
     def sections_by_id(self, ids: Sequence[str]) -> dict[str, SectionHit]:
@@ -350,7 +329,7 @@ class Store:
             return {}
         got = self.sections.get(ids=list(ids), include=["metadatas", "documents"])
         rows = zip(got["ids"], got["metadatas"], got["documents"], strict=True)
-        return {cid: _hit(cid, meta, 0.0, doc) for cid, meta, doc in rows}
+        return {cid: hit_from(cid, meta, 0.0, doc) for cid, meta, doc in rows}
 
     def sentences_for(self, chunk_ids: Sequence[str]) -> list[SentenceRecord]:
         if not chunk_ids:
@@ -376,62 +355,6 @@ class Store:
             if len(got["ids"]) < page:
                 return
             offset += page
-
-
-def _base_meta(a: Article) -> dict[str, Any]:
-    return {
-        "article_id": a.id, "title": a.title, "url": a.url or "", "source": a.source or "",
-        "date": a.date.isoformat() if a.date else "", "day": day_number(a.date), "hash": a.content_hash,
-    }
-
-
-def _article_meta(a: Article, model: str) -> dict[str, Any]:
-    return _base_meta(a) | {
-        "path": a.path or "", "n_sections": len(a.sections), "n_sentences": len(a.sentences), "model": model,
-        "sections": json.dumps([[s.start, s.body_start, s.end, s.headline] for s in a.sections]),
-        "sentences": json.dumps([[s.section, s.start, s.end] for s in a.sentences]),
-        "ingested": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _chunk_lookup(chunks: list[Chunk]) -> Any:
-    def find(sent: Sentence) -> str:
-        for c in chunks:
-            if c.section == sent.section and c.start <= sent.start < c.end:
-                return c.id
-        return next(c.id for c in chunks if c.section == sent.section)
-
-    return find
-
-
-def _date(value: Any) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
-
-
-def _summary(article_id: str, meta: dict[str, Any]) -> ArticleSummary:
-    return ArticleSummary(
-        id=article_id, title=meta.get("title", ""), url=meta.get("url") or None, source=meta.get("source") or None,
-        date=_date(meta.get("date")), path=meta.get("path") or None, n_sections=int(meta.get("n_sections", 0)),
-        n_sentences=int(meta.get("n_sentences", 0)),
-    )
-
-
-def _article(article_id: str, meta: dict[str, Any], text: str) -> Article:
-    sections = [
-        Section(index=i, start=s, body_start=b, end=e, headline=h)
-        for i, (s, b, e, h) in enumerate(json.loads(meta.get("sections", "[]")))
-    ]
-    spans = json.loads(meta.get("sentences", "[]"))
-    sentences = [Sentence(index=i, section=sec, start=s, end=e) for i, (sec, s, e) in enumerate(spans)]
-    summary = _summary(article_id, meta)
-    return Article(**summary.model_dump(), text=text, sections=sections, sentences=sentences, content_hash=meta.get("hash", ""))
-
-
-def _hit(cid: str, meta: dict[str, Any], score: float, doc: str) -> SectionHit:
-    return SectionHit(
-        chunk_id=cid, article_id=meta["article_id"], section=int(meta["section"]), headline=meta.get("headline") or None,
-        title=meta.get("title", ""), score=score, text=doc, metadata=meta,
-    )
 
 
 def make_store(settings: Settings | None = None, model: str | None = None) -> Store:
