@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from rag.answertype import expected_type, satisfies
 from rag.compose import abstention_text, citations_for, extractive_lines
 from rag.embed import Embedder, make_embedder
 from rag.errors import QueryError
@@ -135,8 +136,14 @@ class NewsragChain(Runnable[Any, Answer]):
         missing = unmentioned_topic(ev.query, self.index())
         if missing:
             return False, f"none of them mentions “{missing}”"
-        ok = bool(ev.candidates) and ev.candidates[0].score >= self.settings.abstain_threshold
-        return ok, None
+        threshold = self.settings.abstain_threshold
+        if not ev.candidates or ev.candidates[0].score < threshold:
+            return False, None
+        kind = expected_type(ev.inp.question)
+        if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
+            what = "an amount of money" if kind == "money" else "a number"
+            return False, f"no relevant passage gives {what}"
+        return True, None
 
     def _extractive(self, ev: Evidence) -> Iterator[str | Answer]:
         t = time.perf_counter()

@@ -21,7 +21,10 @@ W_SECTION = 0.25
 W_LEXICAL = 0.25
 DUPLICATE_SIM = 0.92
 MARGIN = 0.12
-PER_ARTICLE = 3
+PER_ARTICLE = 4
+MMR_LAMBDA = 0.1
+#: A chosen sentence's neighbour joins its quote when it scores at most this much lower.
+NEIGHBOUR_MARGIN = 0.2
 
 
 @dataclass
@@ -94,7 +97,7 @@ def select(cands: list[Candidate], max_quotes: int, floor: float) -> list[Candid
         def mmr(c: Candidate) -> float:
             same = [s for s in chosen if s.record.article_id == c.record.article_id]
             sim = max((float(c.record.vector @ s.record.vector) for s in same), default=0.0)
-            return c.score - 0.3 * sim
+            return c.score - MMR_LAMBDA * sim
 
         pick = max(pool, key=lambda c: (mmr(c), -c.record.start))
         pool.remove(pick)
@@ -105,7 +108,26 @@ def select(cands: list[Candidate], max_quotes: int, floor: float) -> list[Candid
             continue
         chosen.append(pick)
         per_article[pick.record.article_id] = per_article.get(pick.record.article_id, 0) + 1
-    return chosen
+    return chosen + neighbours(chosen, cands, floor)
+
+
+def neighbours(chosen: list[Candidate], cands: list[Candidate], floor: float) -> list[Candidate]:
+    """Sentences right before or after a chosen one, in the same section, nearly as relevant: they extend
+    that quote (merged by :func:`merge`) instead of becoming citations of their own."""
+    at = {(c.record.article_id, c.record.index): c for c in cands}
+    taken = {(c.record.article_id, c.record.index) for c in chosen}
+    extra: list[Candidate] = []
+    for c in chosen:
+        for step in (-1, 1):
+            key = (c.record.article_id, c.record.index + step)
+            n = at.get(key)
+            if (
+                n is not None and key not in taken and n.record.section == c.record.section
+                and n.score >= max(floor, c.score - NEIGHBOUR_MARGIN)
+            ):
+                taken.add(key)
+                extra.append(n)
+    return extra
 
 
 def merge(chosen: list[Candidate], articles: dict[str, Article]) -> list[Quote]:

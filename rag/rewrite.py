@@ -35,6 +35,12 @@ def subject_of(question: str) -> str | None:
     return names[0] if names else None
 
 
+def _names(question: str) -> list[str]:
+    """Capitalised words after the first word (the first is capitalised anyway)."""
+    words = question.split()[1:]
+    return [w for w in words if w[:1].isupper() and w.strip("?.!,") not in {"I", "I'm"}]
+
+
 def _resolve(question: str, previous: str | None) -> str:
     if not previous:
         return question
@@ -52,8 +58,9 @@ def _resolve(question: str, previous: str | None) -> str:
 
         return _PRONOUN.sub(swap, question, count=1)
     words = tokens(question)
-    if _THING.search(question) and len(words) < 4:
-        # "When does it end?": what "it" is lives in the earlier question; search with both
+    if (_THING.search(question) and len(words) < 4) or (subject and not _names(question)):
+        # "When does it end?", "Did the company get into trouble?": what "it" or "the company" is lives
+        # in the earlier question; search with both
         return f"{question.rstrip()} ({previous.rstrip()})"
     if subject and len(words) < 2 and not set(tokens(subject)) & set(words):
         return f"{question.rstrip()} ({subject})"

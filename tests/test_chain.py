@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from chain_helpers import assert_valid
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from chain_helpers import assert_valid
 from ingest import ingest_paths
 from rag.chain import NewsragChain, build_chain
 from rag.errors import QueryError
@@ -89,6 +89,7 @@ def test_same_statement_in_two_articles_cites_each(chain: NewsragChain) -> None:
         "How do I bake sourdough bread?",
         "How did Zelensky respond?",
         "What did the Port Calder mayor say about the airport?",
+        "How much will the SCI-417 nasal spray cost patients?",
     ],
 )
 def test_unanswerable_questions_abstain(chain: NewsragChain, question: str) -> None:
@@ -183,3 +184,21 @@ def test_new_articles_are_seen_without_rebuilding_the_chain(chain: NewsragChain,
     assert ingest_paths([path], chain.settings, store=chain.store, embedder=chain.embedder).added == 1
     after = ask(chain, "When did the Fenmarsh glassworks reopen?")
     assert any("reopened on Monday" in c.quote for c in after.citations)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "passage", "ok"),
+    [
+        ("How much was Velmora fined?", "money", "the office fined Velmora $27 million", True),
+        ("How much must they pay?", "money", "to pay Port Calder 3.8 million dollars", True),
+        ("How much does it cost?", "money", "58 percent of patients improved", False),
+        ("How many commuters were affected?", "number", "about 40,000 commuters", True),
+        ("How many fans came?", "number", "the crowd sang all night", False),
+        ("How much water may each household use?", None, "180 litres a day", True),
+    ],
+)
+def test_expected_answer_types(question: str, kind: str | None, passage: str, ok: bool) -> None:
+    from rag.answertype import expected_type, satisfies
+
+    assert expected_type(question) == kind
+    assert satisfies(passage, kind) is ok

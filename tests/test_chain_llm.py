@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from chain_helpers import assert_valid
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from chain_helpers import assert_valid
 from ingest import ingest_paths
 from rag.chain import ChainInput, NewsragChain, build_chain
 from rag.llm import numbered

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from chain_helpers import assert_valid
+
 from ingest import ingest_paths
 from rag.chain import build_chain
 from rag.settings import BUNDLED_ARTICLES, Settings

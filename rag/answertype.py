@@ -1,0 +1,41 @@
+"""Expected answer types: "How much does it cost?" is answered by an amount of money, "How many ...?"
+by a number. A passage without one does not answer the question, however close its topic is."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["expected_type", "satisfies"]
+
+_MONEY_Q = re.compile(
+    r"\bhow\s+much\b.*\b(cost|costs|pay|paid|pays|charge|charged|price|priced|worth|fine|fined|earn|earns|spend|spent|raise|raised|owe)\b"
+    r"|\b(what|which)\s+(price|fee|fine|salary|wage|sum|amount)\b",
+    re.I,
+)
+_COUNT_Q = re.compile(r"\bhow\s+many\b", re.I)
+_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?"
+    r"(?:dollars?|euros?|pounds?|cents?|crowns?|francs?|yen|USD|EUR|GBP)\b",
+    re.I,
+)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen|dozens|hundreds|thousands|millions)\b",
+    re.I,
+)
+
+
+def expected_type(question: str) -> str | None:
+    if _MONEY_Q.search(question):
+        return "money"
+    if _COUNT_Q.search(question):
+        return "number"
+    return None
+
+
+def satisfies(text: str, kind: str | None) -> bool:
+    if kind == "money":
+        return bool(_MONEY.search(text))
+    if kind == "number":
+        return bool(_NUMBER.search(text))
+    return True
