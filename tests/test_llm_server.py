@@ -69,7 +69,9 @@ def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "What is the capital of France?",
     ],
 )
-def test_every_citation_from_a_real_small_model_is_valid(llm_url: str, tmp_path_factory: pytest.TempPathFactory, question: str) -> None:
+def test_every_citation_from_a_real_small_model_is_valid(
+    llm_url: str, tmp_path_factory: pytest.TempPathFactory, question: str
+) -> None:
     settings = Settings(
         home=tmp_path_factory.mktemp("llm-home"), progress=False, answerer="openai", llm_base_url=llm_url,
         llm_model="smollm2", llm_timeout=120,
