@@ -263,6 +263,7 @@ class _Filler:
             "R": rng.choice(self.topic.roles), "U": self.topic.units,
         }
         self.main, self.second = rng.sample(self.topic.nouns, 2)
+        self.cast["N"], self.cast["N2"] = self.main, self.second
         self._unused: list[str] = []
 
     def next_template(self) -> str:
@@ -271,7 +272,6 @@ class _Filler:
             self._unused = list(SENTENCES)
             self.rng.shuffle(self._unused)
         return self._unused.pop()
-        self.cast["N"], self.cast["N2"] = self.main, self.second
 
     def fill(self, template: str, focus: str | None = None) -> str:
         rng = self.rng
@@ -286,7 +286,8 @@ class _Filler:
             "P": person, "S": person.split()[-1], "R": self.cast["R"], "O": self.cast["O"], "O2": self.cast["O2"],
             "L": self.cast["L"], "L2": self.cast["L2"], "N": noun, "N2": noun2, "A": adj, "V": verb[0],
             "X": str(rng.choice([rng.randint(3, 60), rng.randint(100, 990), rng.randint(1_000, 45_000)])),
-            "K": str(rng.randint(2, 18)), "Y": str(year), "Y2": str(year - rng.randint(2, 12)), "M": rng.choice(MONTHS), "D": rng.choice(WEEKDAYS),
+            "K": str(rng.randint(2, 18)), "Y": str(year), "Y2": str(year - rng.randint(2, 12)),
+            "M": rng.choice(MONTHS), "D": rng.choice(WEEKDAYS),
             "T": rng.choice(PERIODS), "E": rng.choice(REASONS), "U": self.cast["U"],
             "$": f"${rng.randint(2, 95)}.{rng.randint(1, 9)} million", "%": f"{rng.randint(3, 64)} percent",
             "Nt": _title_case(noun), "N2t": _title_case(noun2), "Vt": verb[1], "At": _title_case(adj),
@@ -367,9 +368,10 @@ def write_corpus(folder: str | Path, n: int, seed: int = 0) -> list[Path]:
     return paths
 
 
-def questions(n_articles: int, n_questions: int, seed: int = 0) -> list[str]:
-    """Questions about articles of the ``n_articles`` corpus, in the corpus vocabulary (deterministic)."""
-    rng = random.Random(f"newsrag-synth-questions:{seed}:{n_articles}")
+def questions(n_articles: int, n_questions: int, seed: int = 0, draw: int = 0) -> list[str]:
+    """Questions about articles of the ``n_articles`` corpus with this seed, in the corpus vocabulary;
+    ``draw`` picks another deterministic sample (e.g. warm-up questions distinct from measured ones)."""
+    rng = random.Random(f"newsrag-synth-questions:{seed}:{n_articles}:{draw}")
     out = []
     for _ in range(n_questions):
         spec = article_spec(rng.randrange(n_articles), seed)

@@ -1,0 +1,98 @@
+"""The naive baseline: a plain LangChain RAG over the same stored articles and the same embedding model.
+
+RecursiveCharacterTextSplitter (1000 characters, 200 overlap, with start offsets) over each stored
+article's text, langchain-chroma in its own temporary folder, top-4 similarity search on the question
+alone (no history: a plain RAG has no follow-up rewriting), and every retrieved chunk cited whole. It never
+abstains. Its citations carry the chunk's ``[start, end)`` so validity and gold overlap are measured
+exactly as for newsrag.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+
+from langchain_core.embeddings import Embeddings
+
+from rag.embed import Embedder
+from rag.models import Answer, Article, Citation, Retrieved
+
+__all__ = ["NaiveRag", "EmbedderEmbeddings", "BASELINES", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K"]
+
+BASELINES = ("naive",)
+CHUNK_SIZE = 1000
+CHUNK_OVERLAP = 200
+TOP_K = 4
+
+
+class EmbedderEmbeddings(Embeddings):
+    """newsrag's :class:`~rag.embed.Embedder` (the same model and vectors) as a LangChain ``Embeddings``."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [[float(x) for x in v] for v in self.embedder.encode(list(texts))]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [float(x) for x in self.embedder.encode([text])[0]]
+
+
+class NaiveRag:
+    """Index the given articles once; :meth:`invoke` answers a question with its top-4 chunks."""
+
+    name = "naive"
+
+    def __init__(self, articles: Sequence[Article], embedder: Embedder, k: int = TOP_K) -> None:
+        import chromadb
+        from langchain_chroma import Chroma
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        self.k = k
+        self.articles = {a.id: a for a in articles}
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP, add_start_index=True
+        )
+        docs = splitter.create_documents(
+            [a.text for a in articles], metadatas=[{"article_id": a.id} for a in articles]
+        )
+        self.chunks = len(docs)
+        self.folder = tempfile.mkdtemp(prefix="newsrag-naive-")
+        self.store = Chroma(
+            collection_name="naive_baseline", embedding_function=EmbedderEmbeddings(embedder), persist_directory=self.folder,
+            client_settings=chromadb.config.Settings(anonymized_telemetry=False),
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+        if docs:
+            self.store.add_documents(docs)
+
+    def invoke(self, question: str) -> Answer:
+        t0 = time.perf_counter()
+        hits = self.store.similarity_search_with_score(question, k=self.k) if self.chunks else []
+        citations: list[Citation] = []
+        retrieved: list[Retrieved] = []
+        for n, (doc, distance) in enumerate(hits, start=1):
+            article = self.articles[doc.metadata["article_id"]]
+            start = int(doc.metadata.get("start_index", -1))
+            score = round(1.0 - float(distance), 4)
+            citations.append(Citation(
+                n=n, quote=doc.page_content, article_id=article.id, title=article.title, url=article.url,
+                date=article.date, source=article.source, section=None, start=start,
+                end=start + len(doc.page_content), score=score,
+            ))
+            retrieved.append(Retrieved(article_id=article.id, section=f"chars {start}-{start + len(doc.page_content)}",
+                                       section_index=n - 1, title=article.title, score=score))
+        text = "\n\n".join(f"{c.quote} [{c.n}]" for c in citations)
+        return Answer(
+            question=question, answer=text, abstained=False, citations=citations, retrieved=retrieved,
+            timings_ms={"total_ms": round((time.perf_counter() - t0) * 1000, 2)}, backend="naive",
+        )
+
+    def close(self) -> None:
+        """Drop the temporary Chroma folder."""
+        try:
+            self.store.delete_collection()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
