@@ -23,6 +23,7 @@ from rag.errors import QueryError
 from rag.lexical import LexicalIndex, lexical_index
 from rag.models import Answer, Article, Citation, Retrieved
 from rag.quote import Candidate, merge, score_sentences, select
+from rag.records import sentence_id
 from rag.retrieve import Filters, Fused, retrieve
 from rag.rewrite import rewrite, unmentioned_topic
 from rag.settings import Settings, get_settings
@@ -111,10 +112,16 @@ class NewsragChain(Runnable[Any, Answer]):
         index = self.index()
         sections = retrieve(self.store, index, qvec, query, inp.filters, inp.k, timings)
         t = time.perf_counter()
-        sentences = self.store.sentences_for([f.chunk_id for f in sections])
+        articles = self.store.get_articles(sorted({f.article_id for f in sections}))
+        ids = [
+            sentence_id(f.article_id, s.index)
+            for f in sections if f.article_id in articles
+            for s in articles[f.article_id].sentences
+            if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
+        ]
+        sentences = self.store.sentences_by_id(ids)
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
-        articles = self.store.get_articles(sorted({c.record.article_id for c in candidates[:40]}))
         timings["quotes_ms"] = (time.perf_counter() - t) * 1000
         timings["retrieve_total_ms"] = (time.perf_counter() - t0) * 1000
         return Evidence(inp, query, sections, candidates, articles, timings)

@@ -15,10 +15,14 @@ import numpy as np
 
 from rag.models import Article, ArticleSummary, Chunk, Section, Sentence
 
-__all__ = ["day_number", "SectionHit", "SentenceRecord", "base_meta", "article_meta", "chunk_lookup",
+__all__ = ["sentence_id", "day_number", "SectionHit", "SentenceRecord", "base_meta", "article_meta", "chunk_lookup",
            "summary_from", "article_from", "hit_from"]
 
 _EPOCH = dt.date(1970, 1, 1)
+
+
+def sentence_id(article_id: str, index: int) -> str:
+    return f"{article_id}:s{index}"
 
 
 def day_number(date: dt.date | None) -> int:
