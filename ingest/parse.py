@@ -28,8 +28,8 @@ from rag.models import Article, Section, Sentence
 
 __all__ = ["PARSER_VERSION", "parse_file", "parse_text", "article_id_for", "ParsedFile"]
 
-#: Bump when parsing changes, so that re-ingesting re-parses unchanged files.
-PARSER_VERSION = "1"
+#: Bump when parsing or what is embedded changes, so that re-ingesting rewrites unchanged files.
+PARSER_VERSION = "2"
 
 _HEADER = re.compile(r"^\ufeff?[ \t]*date[ \t]+(\S+)(?:[ \t]+(\S+))?[ \t]*$")
 _MD_TITLE = re.compile(r"^[ \t]*#[ \t]+(.+?)[ \t#]*$")

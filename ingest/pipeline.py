@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ingest.chunk import make_chunks
+from ingest.chunk import make_chunks, sentence_embed_text
 from ingest.parse import JSONL_SUFFIXES, MARKDOWN_SUFFIXES, parse_file
 from rag.embed import Embedder, make_embedder
 from rag.errors import ParseError
@@ -127,7 +127,7 @@ def write_articles(
         batch = articles[i : i + WRITE_BATCH]
         chunks = [make_chunks(a, chunk_chars) for a in batch]
         texts = [c.embed_text for cs in chunks for c in cs]
-        texts += [a.text[s.start : s.end] for a in batch for s in a.sentences]
+        texts += [sentence_embed_text(a, s) for a in batch for s in a.sentences]
         vectors = embedder.encode(texts)
         writes, pos = [], 0
         for a, cs in zip(batch, chunks, strict=True):
