@@ -56,6 +56,9 @@ def load_model(name: str) -> Any:
         path = _model_path(name)
         log.info("loading embedding model %s", name)
         from sentence_transformers import SentenceTransformer  # ~10 s import; only when needed
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI
 
         try:
             model = SentenceTransformer(path, device="cpu")
