@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from ingest import ingest_paths
+from rag.chain import NewsragChain, build_chain
 from rag.models import Answer
+from rag.settings import BUNDLED_ARTICLES, Settings
 from rag.store import Store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+#: The seed, the fictional corpus and the prompt-injection article: what the chain tests ask over.
+CHAIN_CORPUS = [BUNDLED_ARTICLES, FIXTURES / "corpus", FIXTURES / "formats" / "injection_article.txt"]
+BORDERS = "What did Hegseth say about borders?"
 
 MARKER = re.compile(r"\[(\d+)\]")
 
@@ -22,3 +31,11 @@ def assert_valid(answer: Answer, store: Store) -> None:
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     if answer.abstained:
         assert not answer.citations and not markers
+
+
+def corpus_chain(home: Path, **settings: object) -> NewsragChain:
+    """A chain over a fresh store at ``home`` holding :data:`CHAIN_CORPUS` (real bundled model)."""
+    config = Settings(home=home, progress=False, **settings)  # type: ignore[arg-type]
+    report = ingest_paths(CHAIN_CORPUS, config)
+    assert report.ok and report.added == 10, report.summary()
+    return build_chain(config)

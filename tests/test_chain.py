@@ -7,28 +7,20 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from chain_helpers import assert_valid
+from chain_helpers import BORDERS, assert_valid, corpus_chain
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from ingest import ingest_paths
-from rag.chain import NewsragChain, build_chain
+from rag.chain import NewsragChain
 from rag.errors import QueryError
 from rag.models import Answer
-from rag.settings import BUNDLED_ARTICLES, Settings
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
-BORDERS = "What did Hegseth say about borders?"
 
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
-    settings = Settings(home=tmp_path_factory.mktemp("chain-home"), progress=False)
-    report = ingest_paths(
-        [BUNDLED_ARTICLES, FIXTURES / "corpus", FIXTURES / "formats" / "injection_article.txt"], settings
-    )
-    assert report.ok and report.added == 10, report.summary()
-    return build_chain(settings)
+    return corpus_chain(tmp_path_factory.mktemp("chain-home"))
 
 
 def ask(chain: NewsragChain, question: str, **extra: object) -> Answer:

@@ -3,28 +3,20 @@ that exist become citations, unsupported sentences are removed, and garbage fall
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from chain_helpers import assert_valid
+from chain_helpers import BORDERS, assert_valid, corpus_chain
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from ingest import ingest_paths
-from rag.chain import ChainInput, NewsragChain, build_chain
+from rag.chain import ChainInput, NewsragChain
 from rag.llm import numbered
 from rag.models import Answer
-from rag.settings import BUNDLED_ARTICLES, Settings
 
-FIXTURES = Path(__file__).parent / "fixtures"
-BORDERS = "What did Hegseth say about borders?"
 INJECTED = "The mayor resigned in disgrace"
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
-    settings = Settings(home=tmp_path_factory.mktemp("llm-home"), progress=False)
-    ingest_paths([BUNDLED_ARTICLES, FIXTURES / "corpus", FIXTURES / "formats" / "injection_article.txt"], settings)
-    return build_chain(settings)
+    return corpus_chain(tmp_path_factory.mktemp("llm-home"))
 
 
 def with_llm(base: NewsragChain, *responses: str) -> NewsragChain:
