@@ -5,6 +5,10 @@ articles (:mod:`eval.synth`) in embedded Chroma; then ``rag.chain.build_chain(se
 questions drawn from the corpus vocabulary, after a warm-up, and the p50/p95 of the total and of each
 step (``Answer.timings_ms``) are reported; then ``newsrag ask`` runs in fresh processes on the built store.
 
+Passes per N: the default chain; the same with ``torch.set_num_threads(1)``; both again while ``--busy``
+other processes busy-loop (contention is what a shared 2-core machine sees, and it hits multi-threaded
+torch hard); and the median cost of each single store/model call behind one question (``diagnose``).
+
 How the stores are built:
 
 * N <= ``--real-limit`` (default 1000): ``ingest_paths`` with the real bundled model, as a user would.
@@ -16,13 +20,14 @@ How the stores are built:
   the BM25 index are exactly what a real ingest writes; only the vectors of those articles are borrowed.
 
 Stores are kept under ``--cache`` (default: a temporary folder) and reused when they are complete.
-``--profile FILE`` writes a cProfile of the measured queries at the largest N. The "Query latency"
+``--profile FILE`` writes a cProfile of a separate pass at the largest N. The "Query latency"
 section of docs/benchmarks.md is replaced unless ``--no-docs``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import datetime as dt
 import json
@@ -34,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +248,19 @@ def _measure(home: Path, n: int, n_queries: int, seed: int, profile: Path | None
     }
 
 
+@contextlib.contextmanager
+def busy_processes(n: int) -> Iterator[None]:
+    """``n`` other processes, each spinning on a core, while the block runs."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def _median_ms(fn: Any, args: list[Any]) -> float:
     times = []
     for a in args:
@@ -265,7 +284,7 @@ def _sentence_ids(sections: list[Any], articles: dict[str, Any]) -> list[str]:
 
 
 def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
-    """Median cost of each store call one question makes, and of the proposed alternatives."""
+    """Median cost of each store and model call behind one question, and of alternatives."""
     import torch
 
     from eval.synth import questions
@@ -285,8 +304,11 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
 
     def by_ids(i: int) -> None:
         articles = store.get_articles(art_ids[i])
-        store.sentences.get(ids=_sentence_ids(evs[i].sections, articles),
-                            include=["metadatas", "documents", "embeddings"])
+        ids = _sentence_ids(evs[i].sections, articles)
+        if hasattr(store, "sentences_by_id"):
+            store.sentences_by_id(ids)
+        else:
+            store.sentences.get(ids=ids, include=["metadatas", "documents", "embeddings"])
 
     idx = list(range(reps))
     default_threads = torch.get_num_threads()
@@ -304,10 +326,10 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
         "sections.count() (query_sections, every query)": _median_ms(lambda i: store.sections.count(), idx),
         "sections.query, 20 results with documents + metadatas": _median_ms(lambda i: store.sections.query(
             query_embeddings=[vecs[i]], n_results=20, include=["metadatas", "distances", "documents"]), idx),
-        "sentences_for: sentences.get(where chunk_id $in 5 ids)": _median_ms(
+        "sentences by filter: sentences_for (where chunk_id $in 5 ids)": _median_ms(
             lambda i: store.sentences_for(chunk_ids[i]), idx),
         "get_articles(<= 5 ids)": _median_ms(lambda i: store.get_articles(art_ids[i]), idx),
-        "proposed: get_articles + sentences.get(ids from article spans)": _median_ms(by_ids, idx),
+        "sentences by id: get_articles + sentences_by_id (ids from spans)": _median_ms(by_ids, idx),
     }
     return out
 
@@ -366,6 +388,11 @@ def format_result(r: dict[str, Any]) -> str:
         lines.append(f"  second pass, torch 1 thread (load {_load(one['load'][0])} -> {_load(one['load'][1])}):")
         for k in ("total", *STEPS, "retrieve_other_ms", "outside_ms"):
             lines.append(f"  {k:22s} {one['p50'][k]:8.1f} {one['p95'][k]:8.1f} {one['mean'][k]:8.1f}")
+    for key, label in (("busy", "with busy processes alongside"), ("busy1", "with busy processes, torch 1 thread")):
+        if key in r:
+            b = r[key]
+            lines.append(f"  {label}: total p50 {b['p50']['total']:.1f} p95 {b['p95']['total']:.1f}, embed p50 "
+                         f"{b['p50']['embed_ms']:.1f} p95 {b['p95']['embed_ms']:.1f} ms")
     for label, ms in r.get("diag", {}).items():
         lines.append(f"  {label:68s} {ms:7.2f} ms")
     c = r["cold"]
@@ -386,7 +413,7 @@ def _load(avg: tuple[float, ...]) -> str:
 def doc_section(results: list[dict[str, Any]], command: str) -> str:
     names = {
         "total": "**total** (`chain.invoke`, wall)", "embed_ms": "question embedding", "dense_ms": "dense search (Chroma)",
-        "lexical_ms": "lexical search (BM25)", "quotes_ms": "quote selection (sentences_for + scoring + get_articles)",
+        "lexical_ms": "lexical search (BM25)", "quotes_ms": "quote selection (get_articles + sentence lookup + scoring)",
         "compose_ms": "composition (answerable check + extractive text)",
         "retrieve_total_ms": "retrieve total (embed .. quotes)",
         "retrieve_other_ms": "retrieve, not in a step (rewrite, index lookup, fusion, sections_by_id)",
@@ -407,6 +434,21 @@ def doc_section(results: list[dict[str, Any]], command: str) -> str:
                         for r in results)
             + "):\n\n" + table([r["single"] for r in results]) + "\n"
         )
+    busy = ""
+    if all("busy" in r and "busy1" in r for r in results):
+        busy_rows = ["| pass | " + " | ".join(f"N={r['n']:,} p50 | N={r['n']:,} p95" for r in results) + " |",
+                     "|---|" + "---:|---:|" * len(results)]
+        for key, label in (("busy", f"torch {results[-1]['busy']['threads']} threads (default)"),
+                           ("busy1", "torch 1 thread")):
+            for k, what in (("total", "total"), ("embed_ms", "question embedding")):
+                busy_rows.append(f"| {label}: {what} | " + " | ".join(
+                    f"{r[key]['p50'][k]:.1f} | {r[key]['p95'][k]:.1f}" for r in results) + " |")
+        busy = (
+            f"The same questions again while {results[-1]['busy_n']} other processes busy-loop "
+            "(`while True: pass`), standing in for concurrent requests, an ingest or any other program "
+            f"keeping the cores busy ({results[-1]['busy']['queries']} questions per pass):\n\n"
+            + "\n".join(busy_rows) + "\n"
+        )
     big = results[-1]
     diag = ""
     if all("diag" in r for r in results):
@@ -416,8 +458,8 @@ def doc_section(results: list[dict[str, Any]], command: str) -> str:
         diag_rows += [f"| {label} | " + " | ".join(f"{r['diag'].get(label, float('nan')):.2f}" for r in results) + " |"
                       for label in labels]
         diag = (
-            "Median cost of the single calls one question makes (40 questions each, ms), and of the proposed "
-            "alternative for the sentence lookup (same sentences, checked):\n\n" + "\n".join(diag_rows) + "\n"
+            "Median cost of the single store and model calls behind one question (40 questions each, ms); the two "
+            "sentence lookups return the same sentences (checked), the chain now fetches by id:\n\n" + "\n".join(diag_rows) + "\n"
         )
 
     def built(r: dict[str, Any]) -> str:
@@ -451,6 +493,7 @@ Goal at N={big['n']:,}: p50 <= {GOAL_P50_MS:.0f} ms and p95 <= {GOAL_P95_MS:.0f}
 (p50 {big['p50']['total']:.1f} ms, p95 {big['p95']['total']:.1f} ms).
 
 {single}
+{busy}
 {diag}
 Stores (embedded Chroma, synthetic articles from `eval.synth`, seed 0):
 
@@ -479,6 +522,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--no-single-thread", action="store_true", help="skip the second pass with 1 torch thread")
     parser.add_argument("--no-diagnose", action="store_true", help="skip timing the single store calls")
+    parser.add_argument("--busy", type=int, default=2,
+                        help="busy-looping processes for the contention passes (0 skips them) [2]")
+    parser.add_argument("--busy-queries", type=int, default=100, help="questions per contention pass [100]")
     parser.add_argument("--profile", type=Path, help="cProfile of a separate pass of the queries at the largest N")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args(argv)
@@ -494,6 +540,11 @@ def main(argv: list[str] | None = None) -> None:
         r = measure(home, n, args.queries, args.seed)
         if not args.no_single_thread:
             r["single"] = measure(home, n, args.queries, args.seed, threads=1)
+        if args.busy:
+            with busy_processes(args.busy):
+                r["busy"] = measure(home, n, args.busy_queries, args.seed)
+                r["busy1"] = measure(home, n, args.busy_queries, args.seed, threads=1)
+            r["busy_n"] = args.busy
         if not args.no_diagnose:
             r["diag"] = diagnose(home, n, args.seed)
         r.update(method=method, build_s=build_s, reused=reused, cold=cold_ask(home, n, args.seed, args.cold_runs))

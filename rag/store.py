@@ -312,11 +312,9 @@ class Store:
         return out
 
     def query_sections(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[SectionHit]:
-        n = self.sections.count()
-        if n == 0:
-            return []
+        # no count() first: it costs 2.4 ms at 55k sections, and Chroma returns fewer rows (or none) itself
         got = self.sections.query(
-            query_embeddings=[vector], n_results=min(k, n), where=where or None,
+            query_embeddings=[vector], n_results=k, where=where or None,
             include=["metadatas", "distances", "documents"],
         )
         hits = []
