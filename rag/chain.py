@@ -71,6 +71,7 @@ class Evidence:
     candidates: list[Candidate]
     articles: dict[str, Article]
     timings: dict[str, float]
+    index: LexicalIndex
 
     @property
     def retrieved(self) -> list[Retrieved]:
@@ -124,7 +125,7 @@ class NewsragChain(Runnable[Any, Answer]):
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
         timings["quotes_ms"] = (time.perf_counter() - t) * 1000
         timings["retrieve_total_ms"] = (time.perf_counter() - t0) * 1000
-        return Evidence(inp, query, sections, candidates, articles, timings)
+        return Evidence(inp, query, sections, candidates, articles, timings, index)
 
     def _condense(self, inp: ChainInput) -> str:
         from rag.llm import condense
@@ -140,7 +141,7 @@ class NewsragChain(Runnable[Any, Answer]):
 
     def answerable(self, ev: Evidence) -> tuple[bool, str | None]:
         """Whether the evidence clears the calibrated bar; if not, an optional reason for the reader."""
-        missing = unmentioned_topic(ev.query, self.index())
+        missing = unmentioned_topic(ev.query, ev.index)
         if missing:
             return False, f"none of them mentions “{missing}”"
         threshold = self.settings.abstain_threshold
