@@ -352,15 +352,13 @@ def test_delete_removes_an_article_and_all_its_records(hashed: dict[str, Any]) -
     assert {k: set(v) for k, v in restored.items()} == {k: set(v) for k, v in before.items()}
 
 
-def test_a_crashed_write_is_completed_by_the_next_run(
-    articles_dir: Path, settings: Settings, hash_embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Children written, marker not (the process died): the next run sweeps and re-writes the article."""
-    store = make_store(settings, model=hash_embedder.name)
-    original = Store._upsert
+class SimulatedCrash(Exception):
+    """Raised in place of the article-marker write, as if the process died right there."""
 
-    class SimulatedCrash(Exception):
-        pass
+
+def crash_before_markers(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make Store writes die before the article markers; returns the real ``_upsert`` to restore."""
+    original = Store._upsert
 
     def die_on_markers(self: Store, col: Any, *args: Any, **kwargs: Any) -> None:
         if col.name.endswith("_articles"):
@@ -368,6 +366,15 @@ def test_a_crashed_write_is_completed_by_the_next_run(
         original(self, col, *args, **kwargs)
 
     monkeypatch.setattr(Store, "_upsert", die_on_markers)
+    return original
+
+
+def test_a_crashed_write_is_completed_by_the_next_run(
+    articles_dir: Path, settings: Settings, hash_embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Children written, marker not (the process died): the next run sweeps and re-writes the article."""
+    store = make_store(settings, model=hash_embedder.name)
+    original = crash_before_markers(monkeypatch)
     with pytest.raises(SimulatedCrash):
         ingest_paths([articles_dir], settings, embedder=hash_embedder, store=store)
     assert counts(store)[0] == 0 and counts(store)[1] > 0  # half-written: children without markers
@@ -389,15 +396,8 @@ def test_records_of_a_crashed_write_are_swept_when_the_file_is_gone_too(
     articles_dir: Path, settings: Settings, hash_embedder: HashEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = make_store(settings, model=hash_embedder.name)
-    original = Store._upsert
-
-    def die_on_markers(self: Store, col: Any, *args: Any, **kwargs: Any) -> None:
-        if col.name.endswith("_articles"):
-            raise RuntimeError("killed before the article markers were written")
-        original(self, col, *args, **kwargs)
-
-    monkeypatch.setattr(Store, "_upsert", die_on_markers)
-    with pytest.raises(RuntimeError):
+    original = crash_before_markers(monkeypatch)
+    with pytest.raises(SimulatedCrash):
         ingest_paths([articles_dir], settings, embedder=hash_embedder, store=store)
     monkeypatch.setattr(Store, "_upsert", original)
     gone = articles_dir / "velmora_halo_tab_fine.txt"
