@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 from langchain_core.embeddings import Embeddings
 
-from rag.embed import Embedder
-from rag.models import Answer, Article, Citation, Retrieved
+from ..rag.embed import Embedder
+from ..rag.citations import cite
+from ..rag.models import Answer, Article, Citation, Retrieved
 
 __all__ = ["NaiveRag", "EmbedderEmbeddings", "BASELINES", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K"]
 
@@ -77,13 +78,10 @@ class NaiveRag:
             article = self.articles[doc.metadata["article_id"]]
             start = int(doc.metadata.get("start_index", -1))
             score = round(1.0 - float(distance), 4)
-            citations.append(Citation(
-                n=n, quote=doc.page_content, article_id=article.id, title=article.title, url=article.url,
-                date=article.date, source=article.source, section=None, start=start,
-                end=start + len(doc.page_content), score=score,
-            ))
-            retrieved.append(Retrieved(article_id=article.id, section=f"chars {start}-{start + len(doc.page_content)}",
-                                       section_index=n - 1, title=article.title, score=score))
+            citations.append(cite(article, start, start + len(doc.page_content), n, score))
+            retrieved.append(Retrieved(article_id=article.id, section=n - 1,
+                                       headline=f"chars {start}-{start + len(doc.page_content)}",
+                                       title=article.title, similarity=score))
         text = "\n\n".join(f"{c.quote} [{c.n}]" for c in citations)
         return Answer(
             question=question, answer=text, abstained=False, citations=citations, retrieved=retrieved,

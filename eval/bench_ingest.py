@@ -106,9 +106,9 @@ class _Timer:
 
 def batch_texts(files: list[Path], chunk_chars: int, max_file_bytes: int) -> list[list[str]]:
     """The texts ingest embeds, grouped per write batch exactly as ``write_articles`` does."""
-    from ingest.chunk import make_chunks, sentence_embed_text
-    from ingest.parse import parse_file
-    from ingest.pipeline import WRITE_BATCH
+    from ..ingest.chunk import make_chunks, sentence_embed_text
+    from ..ingest.parse import parse_file
+    from ..ingest.pipeline import WRITE_BATCH
 
     articles = [a for f in files for a in parse_file(f, max_file_bytes).articles]
     groups = []
@@ -168,11 +168,11 @@ class _PairedEmbedder:
 
 def run(n: int, seed: int = 0, profile: Path | None = None, keep: Path | None = None) -> dict[str, Any]:
     """Generate, ingest (paired with encode-only calls), return the numbers printed by :func:`main`."""
-    from eval.synth import self_check, write_corpus
-    from ingest.pipeline import ingest_paths
-    from rag.embed import make_embedder
-    from rag.settings import BUNDLED_MODEL, Settings
-    from rag.store import make_store
+    from .synth import self_check, write_corpus
+    from ..ingest.pipeline import ingest_paths
+    from ..rag.embed import make_embedder
+    from ..rag.settings import BUNDLED_MODEL, Settings
+    from ..rag.store import make_store
 
     self_check(50, seed)
     tmp = tempfile.TemporaryDirectory(prefix="newsrag-bench-ingest-")

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.bench_ingest import DOCS, machine, peak_rss_mb, write_doc_section
+from .bench_ingest import DOCS, machine, peak_rss_mb, write_doc_section
 
 __all__ = ["build_store", "measure", "cold_ask", "main"]
 
@@ -55,7 +55,7 @@ WARMUP = 20
 
 
 def _settings(home: Path) -> Any:
-    from rag.settings import BUNDLED_MODEL, Settings
+    from ..rag.settings import BUNDLED_MODEL, Settings
 
     return Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None, answerer="extractive")
 
@@ -64,7 +64,7 @@ def _complete(home: Path, n: int) -> bool:
     """True when the store at ``home`` holds exactly n articles and no half-finished write."""
     if not (home / "chroma").exists():
         return False
-    from rag.store import make_store
+    from ..rag.store import make_store
 
     store = make_store(_settings(home))
     store.check()
@@ -133,11 +133,11 @@ def build_store(n: int, cache: Path, seed: int, real_limit: int) -> tuple[Path, 
 
 
 def _build(n: int, cache: Path, seed: int, real_limit: int) -> tuple[Path, str, float]:
-    from eval.synth import write_corpus
-    from ingest.chunk import make_chunks
-    from ingest.parse import parse_file
-    from ingest.pipeline import WRITE_BATCH, ingest_paths
-    from rag.store import ArticleWrite, make_store
+    from .synth import write_corpus
+    from ..ingest.chunk import make_chunks
+    from ..ingest.parse import parse_file
+    from ..ingest.pipeline import WRITE_BATCH, ingest_paths
+    from ..rag.store import ArticleWrite, make_store
 
     folder = cache / f"n{n}-seed{seed}"
     home = folder / "home"
@@ -204,8 +204,8 @@ def measure(
 
 
 def _measure(home: Path, n: int, n_queries: int, seed: int, profile: Path | None) -> dict[str, Any]:
-    from eval.synth import questions
-    from rag.chain import build_chain
+    from .synth import questions
+    from ..rag.chain import build_chain
 
     chain = build_chain(_settings(home))
     load_start = os.getloadavg()
@@ -287,8 +287,8 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
     """Median cost of each store and model call behind one question, and of alternatives."""
     import torch
 
-    from eval.synth import questions
-    from rag.chain import ChainInput, build_chain
+    from .synth import questions
+    from ..rag.chain import ChainInput, build_chain
 
     chain = build_chain(_settings(home))
     store = chain.store
@@ -337,8 +337,8 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
 _COLD_PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
-from rag.chain import build_chain
-from rag.settings import get_settings
+from ..rag.chain import build_chain
+from ..rag.settings import get_settings
 t1 = time.perf_counter()
 chain = build_chain(get_settings())
 t2 = time.perf_counter()
@@ -355,12 +355,12 @@ print(json.dumps({"import_s": t1 - t0, "build_chain_s": t2 - t1, "model_load_s":
 
 def cold_ask(home: Path, n: int, seed: int, runs: int = 3) -> dict[str, Any]:
     """Wall time of ``newsrag ask`` in a fresh process, and a phase breakdown of an equivalent probe."""
-    from eval.synth import questions
+    from .synth import questions
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSRAG_")}
     env.update(NEWSRAG_HOME=str(home), NEWSRAG_PROGRESS="false")
     exe = shutil.which("newsrag")
-    cmd = [exe] if exe else [sys.executable, "-c", "from rag.cli import main; main()"]
+    cmd = [exe] if exe else [sys.executable, "-c", "from newsrag.ui.cli import main; main()"]
     walls, inner = [], []
     for q in questions(n, runs, seed, draw=2):
         t = time.perf_counter()

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from eval.bench_ingest import DOCS, machine, write_doc_section
+from .bench_ingest import DOCS, machine, write_doc_section
 
 __all__ = ["questions", "RssSampler", "run", "main"]
 
@@ -95,8 +95,8 @@ def _percentile(values: list[float], q: float) -> float:
 def run(clients: int, rounds: int, home: Path) -> dict[str, Any]:
     from gradio_client import Client
 
-    from ui.app import ANSWER_CONCURRENCY
-    from ui.process import running_server
+    from ..ui.app import ANSWER_CONCURRENCY
+    from ..ui.process import running_server
 
     asked = questions(clients)
     with running_server(home) as server:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eval.metrics import METRICS, parse_threshold
+from .metrics import METRICS, parse_threshold
 
 if TYPE_CHECKING:
-    from eval.runner import EvalReport, QuestionResult
+    from .runner import EvalReport, QuestionResult
 
 __all__ = ["eval_command", "metrics_table", "markdown_report"]
 
@@ -105,7 +105,7 @@ def _failure(q: QuestionResult, titles: dict[str, str]) -> list[str]:
         lines.append("- scores: " + ", ".join(s for s in scores if s))
     lines.append("- retrieved: " + ("; ".join(
         f"{i}. {'**gold** ' if r.article_id in gold_ids else ''}{r.title}"
-        + (f" / {r.section}" if r.section else "") + f" ({r.score:.3f})"
+        + (f" / {r.headline}" if r.headline else "") + f" ({r.similarity:.3f})"
         for i, r in enumerate(a.retrieved, start=1)) or "nothing"))
     for c in a.citations:
         mark = " **overlaps gold**" if c.n in v.gold_citations else ""
@@ -120,7 +120,7 @@ def _failure(q: QuestionResult, titles: dict[str, str]) -> list[str]:
 
 def markdown_report(report: EvalReport) -> str:
     """Failures first (with the evidence to see why), then the metrics, then every question."""
-    from eval.runner import SYSTEM
+    from .runner import SYSTEM
 
     ours = report.systems[SYSTEM]
     titles = {c.article_id: c.title for s in report.systems.values() for q in s.questions for c in q.answer.citations}
@@ -181,10 +181,10 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], corpus: tuple[s
     """Evaluate answers against DATASET files (JSON Lines; see docs/eval.md)."""
     import sys
 
-    from eval.metrics import check_thresholds
-    from eval.runner import SYSTEM, run_eval
-    from rag.errors import NewsragError
-    from rag.settings import Settings
+    from .metrics import check_thresholds
+    from .runner import SYSTEM, run_eval
+    from ..rag.errors import NewsragError
+    from ..rag.settings import Settings
 
     base: dict[str, Any] = dict(ctx.obj or {})
     try:

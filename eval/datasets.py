@@ -20,8 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rag.errors import NewsragError
-from rag.models import ArticleSummary
+from ..rag.errors import NewsragError
+from ..rag.models import ArticleSummary
 
 __all__ = ["DatasetError", "DatasetItem", "GoldSpan", "ResolvedItem", "load_dataset", "load_datasets", "resolve_gold",
            "FIELDS"]

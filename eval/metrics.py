@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from eval.datasets import GoldSpan, ResolvedItem
-from rag.models import Answer, Citation, Retrieved
+from .datasets import GoldSpan, ResolvedItem
+from ..rag.models import Answer, Citation, Retrieved
 
 __all__ = [
     "Verdict", "Metrics", "METRICS", "LOWER_IS_BETTER", "quote_is_valid", "overlaps", "retrieval_ranks",

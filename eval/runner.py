@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from eval.datasets import DatasetItem, ResolvedItem, load_datasets, resolve_gold
-from eval.metrics import Metrics, Verdict, judge, summarize
-from rag.errors import NewsragError
-from rag.models import Answer, Article
-from rag.settings import Settings, get_settings
+from .datasets import DatasetItem, ResolvedItem, load_datasets, resolve_gold
+from .metrics import Metrics, Verdict, judge, summarize
+from ..rag.errors import NewsragError
+from ..rag.models import Answer, Article
+from ..rag.settings import Settings, get_settings
 
 __all__ = ["EvalError", "EvalReport", "SystemResult", "QuestionResult", "run_eval", "SYSTEM"]
 
@@ -89,7 +89,7 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
 def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdict,
               articles: dict[str, Article]) -> None:
     """Why a newsrag answer failed, from the chain's own evidence (best candidate score, gold rank)."""
-    from rag.chain import ChainInput
+    from ..rag.chain import ChainInput
 
     ev = chain.gather(ChainInput.parse(_payload(resolved.item), chain.settings.top_k))
     threshold = chain.settings.abstain_threshold
@@ -128,7 +128,7 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
         if section is not None:
             gold_sections.add((s.article_id, section.index))
     hit_rank = next((i for i, r in enumerate(answer.retrieved, start=1)
-                     if (r.article_id, r.section_index) in gold_sections), None)
+                     if (r.article_id, r.section) in gold_sections), None)
     if hit_rank is None:
         verdict.diagnosis = (f"section miss: gold article retrieved at rank {verdict.gold_rank}, but not the section "
                              f"that holds the gold string; {gold}")
@@ -139,7 +139,7 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
 
 def _floor_note(verdict: Verdict, threshold: float) -> str:
     """Whether the gold sentence fell below the chain's quote floor or lost the selection above it."""
-    from rag import quote
+    from ..rag import quote
 
     margin = getattr(quote, "MARGIN", None)
     if verdict.gold_score is None or verdict.best_score is None or margin is None:
@@ -213,7 +213,7 @@ def run_eval(
     log_line: Callable[[str], None] | None = None,
 ) -> EvalReport:
     """Evaluate newsrag (and the ``baseline``, if named) on the datasets; see docs/eval.md."""
-    from eval.baseline import BASELINES
+    from .baseline import BASELINES
 
     dataset_paths = [str(p) for p in datasets]
     items = load_datasets(dataset_paths)
@@ -234,10 +234,10 @@ def run_eval(
 
 def _run(items: list[DatasetItem], dataset_paths: list[str], corpus: list[str], settings: Settings,
          baseline: str | None, progress: bool, say: Callable[[str], None]) -> EvalReport:
-    from ingest import ingest_paths
-    from rag.chain import build_chain
-    from rag.embed import make_embedder
-    from rag.store import make_store
+    from ..ingest import ingest_paths
+    from ..rag.chain import build_chain
+    from ..rag.embed import make_embedder
+    from ..rag.store import make_store
 
     embedder = make_embedder(settings)
     store = make_store(settings, model=embedder.name)
@@ -264,7 +264,7 @@ def _run(items: list[DatasetItem], dataset_paths: list[str], corpus: list[str], 
         name=SYSTEM, description=_newsrag_description(settings), metrics=summarize([]), questions=[])}
     systems[SYSTEM].questions = _run_newsrag(chain, resolved, texts, articles, progress)
     if baseline == "naive":
-        from eval.baseline import CHUNK_OVERLAP, CHUNK_SIZE, TOP_K, NaiveRag
+        from .baseline import CHUNK_OVERLAP, CHUNK_SIZE, TOP_K, NaiveRag
 
         naive = NaiveRag(list(articles.values()), embedder)
         try:

@@ -310,7 +310,7 @@ def _slug(title: str) -> str:
 
 def article_spec(i: int, seed: int = 0) -> Spec:
     """The synthetic article number ``i`` of the corpus with this seed."""
-    from ingest.parse import article_id_for
+    from ..ingest.parse import article_id_for
 
     rng = random.Random(f"newsrag-synth:{seed}:{i}")
     date = _date(rng)
@@ -385,7 +385,7 @@ def questions(n_articles: int, n_questions: int, seed: int = 0, draw: int = 0) -
 
 def self_check(n: int = 200, seed: int = 0) -> None:
     """Parse ``n`` generated articles back; raise if a headline, date or URL is not recovered exactly."""
-    from ingest.parse import parse_text
+    from ..ingest.parse import parse_text
 
     problems = []
     for i in range(n):

@@ -6,7 +6,7 @@ names its subject ("he said ...") is still found by it; its offsets point into t
 
 from __future__ import annotations
 
-from rag.models import Article, Chunk, Section, Sentence
+from ..rag.models import Article, Chunk, Section, Sentence
 
 __all__ = ["make_chunks", "chunk_id", "sentence_embed_text"]
 

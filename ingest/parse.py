@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ingest.headlines import find_glued_headlines, find_line_headlines
-from ingest.sentences import sentence_spans
-from rag.errors import ParseError
-from rag.models import Article, Section, Sentence
+from .headlines import find_glued_headlines, find_line_headlines
+from ..rag.sentences import sentence_spans
+from ..rag.errors import ParseError
+from ..rag.models import Article, Section, Sentence
 
 __all__ = ["PARSER_VERSION", "parse_file", "parse_text", "article_id_for", "ParsedFile"]
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ingest.chunk import make_chunks, sentence_embed_text
-from ingest.parse import JSONL_SUFFIXES, MARKDOWN_SUFFIXES, parse_file
-from rag.embed import Embedder, make_embedder
-from rag.errors import ParseError
-from rag.models import Article
-from rag.settings import Settings, get_settings
-from rag.store import ArticleWrite, Store, make_store
+from .chunk import make_chunks, sentence_embed_text
+from .parse import JSONL_SUFFIXES, MARKDOWN_SUFFIXES, parse_file
+from ..rag.embed import Embedder, make_embedder
+from ..rag.errors import ParseError
+from ..rag.models import Article
+from ..rag.settings import Settings, get_settings
+from ..rag.store import ArticleWrite, Store, make_store
 
 __all__ = ["IngestReport", "FileResult", "ingest_paths", "discover", "write_articles", "ARTICLE_SUFFIXES"]
 

@@ -1,19 +1,30 @@
-"""newsrag's retrieval side: settings, store, embeddings, and the chain that answers with exact quotes."""
+"""newsrag's core: settings, errors, typed records, the Chroma store, embeddings, retrieval, quote
+selection and answering. It imports nothing from ``ingest``, ``ui`` or ``eval``."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from rag.models import Answer, Article, ArticleSummary, Citation, Retrieved
-from rag.settings import Settings, get_settings
+from .lazy import lazy_exports
 
-__all__ = ["Answer", "Article", "ArticleSummary", "Citation", "Retrieved", "Settings", "get_settings", "build_chain"]
+if TYPE_CHECKING:
+    from .chain import NewsragChain, build_chain
+    from .models import Answer, Article, ArticleSummary, Citation, Retrieved
+    from .settings import Settings, get_settings
+
+_EXPORTS = {
+    "Answer": ".models",
+    "Article": ".models",
+    "ArticleSummary": ".models",
+    "Citation": ".models",
+    "Retrieved": ".models",
+    "Settings": ".settings",
+    "get_settings": ".settings",
+    "NewsragChain": ".chain",
+    "build_chain": ".chain",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
-
-
-def build_chain(settings: Settings | None = None, **kwargs: object) -> object:
-    """The answering chain as a LangChain Runnable (see :func:`rag.chain.build_chain`)."""
-    from rag.chain import build_chain as _build
-
-    return _build(settings, **kwargs)  # type: ignore[arg-type]

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rag.errors import ConfigError
-from rag.settings import BUNDLED_MODEL, Settings, get_settings
+from .errors import ConfigError
+from .settings import BUNDLED_MODEL, Settings, get_settings
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "HashEmbedder", "make_embedder", "load_model"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.store import Store
-from rag.text import tokens
+from .store import Store
+from .text import tokens
 
 __all__ = ["LexicalIndex", "lexical_index"]
 

@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from rag.errors import ConfigError
-from rag.models import Answer, Citation
-from rag.quote import Candidate
-from rag.settings import Settings
-from rag.text import content_words
-
-if TYPE_CHECKING:
-    from rag.chain import Evidence, NewsragChain
+from .citations import cite
+from .errors import ConfigError
+from .evidence import Evidence, make_answer
+from .models import Answer, Citation
+from .quote import Candidate
+from .rewrite import rewrite
+from .sentences import sentence_spans
+from .settings import Settings
+from .text import content_words
 
 __all__ = ["make_llm", "llm_answer", "condense", "Validator", "SYSTEM_PROMPT", "numbered"]
 
@@ -47,7 +48,7 @@ _MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _JUNK = re.compile(r"\[[^\]]{0,20}\]")
 
 
-def numbered(ev: Evidence, threshold: float) -> list[Candidate]:
+def numbered(ev: Evidence) -> list[Candidate]:
     """The sentences offered to the model, in article and text order, best-scoring first by article."""
     pool = [c for c in ev.candidates if c.record.article_id in ev.articles][:MAX_SENTENCES]
     return sorted(pool, key=lambda c: (c.record.article_id, c.record.start))
@@ -75,14 +76,8 @@ class Validator:
     def _cite(self, number: int) -> int:
         if number not in self._n_for:
             c = self.cands[number - 1]
-            a = self.ev.articles[c.record.article_id]
-            section = a.sections[c.record.section] if c.record.section < len(a.sections) else None
             n = len(self.citations) + 1
-            self.citations.append(Citation(
-                n=n, quote=a.text[c.record.start : c.record.end], article_id=a.id, title=a.title, url=a.url,
-                date=a.date, source=a.source, section=section.headline if section else None,
-                start=c.record.start, end=c.record.end, score=round(c.score, 4),
-            ))
+            self.citations.append(cite(self.ev.articles[c.record.article_id], c.record.start, c.record.end, n, c.score))
             self._n_for[number] = n
         return self._n_for[number]
 
@@ -113,8 +108,6 @@ class Validator:
 
 def _complete_sentences(buffer: str) -> tuple[list[str], str]:
     """Split off the sentences that are finished (a later one has begun); return them and the rest."""
-    from ingest.sentences import sentence_spans
-
     spans = sentence_spans(buffer)
     if len(spans) < 2:
         return [], buffer
@@ -129,20 +122,20 @@ def _content(chunk: Any) -> str:
     return str(content)
 
 
-def llm_answer(chain: NewsragChain, ev: Evidence) -> Iterator[str | Answer]:
-    """Stream validated sentences from the model; fall back to the extractive answer if none survive."""
+def llm_answer(llm: Any, ev: Evidence, fallback: Callable[[Evidence], Iterator[str | Answer]]) -> Iterator[str | Answer]:
+    """Stream validated sentences from the model; ``fallback`` answers (extractively) if none survive."""
     import time
 
     from langchain_core.messages import HumanMessage, SystemMessage
 
     t = time.perf_counter()
-    cands = numbered(ev, chain.settings.abstain_threshold)
+    cands = numbered(ev)
     validator = Validator(cands, ev)
     messages = [SystemMessage(SYSTEM_PROMPT), HumanMessage(render_prompt(ev.query, cands, ev))]
     kept: list[str] = []
     buffer = ""
     try:
-        for chunk in chain.llm.stream(messages):
+        for chunk in llm.stream(messages):
             buffer += _content(chunk)
             done, buffer = _complete_sentences(buffer)
             for raw in done:
@@ -161,16 +154,15 @@ def llm_answer(chain: NewsragChain, ev: Evidence) -> Iterator[str | Answer]:
         kept = []
     ev.timings["llm_ms"] = (time.perf_counter() - t) * 1000
     if not kept:
-        yield from chain._extractive(ev)
+        yield from fallback(ev)
         return
-    yield chain._answer(ev, " ".join(kept), validator.citations, False, "llm")
+    yield make_answer(ev, " ".join(kept), validator.citations, False, "llm")
 
 
 def condense(llm: Any, question: str, history: list[str]) -> str:
     """An LLM-restated follow-up; the deterministic rewrite when the model's reply is unusable."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
-    from rag.rewrite import rewrite
 
     fallback = rewrite(question, history)
     turns = "\n".join(f"- {h}" for h in history)
@@ -203,7 +195,7 @@ def make_llm(settings: Settings) -> Any:
 
             return ChatOllama(model=settings.llm_model, base_url=settings.ollama_url, temperature=0)
         if name == "gguf":
-            from rag.gguf import LlamaCppChat
+            from .gguf import LlamaCppChat
 
             if not settings.gguf_path or not settings.gguf_path.exists():
                 raise ConfigError(f"NEWSRAG_GGUF_PATH={settings.gguf_path}: no such file; point it at a .gguf model")

@@ -85,6 +85,8 @@ class Chunk(BaseModel):
 
 
 class Citation(BaseModel):
+    """Quote number ``n`` of an answer: ``quote == article.text[start:end]`` of the stored article."""
+
     n: int
     quote: str
     article_id: str
@@ -92,18 +94,22 @@ class Citation(BaseModel):
     url: str | None = None
     date: dt.date | None = None
     source: str | None = None
-    section: str | None = None
+    section: int = Field(default=0, description="Index of the article section the quote is in (0 = first).")
+    headline: str | None = Field(default=None, description="That section's headline; None for a lead.")
     start: int
     end: int
-    score: float
+    score: float = Field(description="Relevance of the quote to the question, as ranked by the chain.")
 
 
 class Retrieved(BaseModel):
+    """A section that retrieval returned for the question, best first."""
+
     article_id: str
-    section: str | None = None
-    section_index: int = 0
+    section: int = Field(default=0, description="Index of the section in its article.")
+    headline: str | None = None
     title: str = ""
-    score: float
+    similarity: float = Field(default=0.0, description="Cosine similarity of question and section (0 if only BM25 found it).")
+    fused: float = Field(default=0.0, description="Reciprocal-rank fusion score of the dense and BM25 rankings.")
 
 
 class Answer(BaseModel):

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.lexical import LexicalIndex
-from rag.models import Article
-from rag.retrieve import Fused
-from rag.store import SentenceRecord
-from rag.text import content_words, tokens
+from .lexical import LexicalIndex
+from .models import Article
+from .retrieve import Fused
+from .store import SentenceRecord
+from .text import content_words, tokens
 
 __all__ = ["Candidate", "Quote", "score_sentences", "select", "merge", "W_SENTENCE", "W_SECTION", "W_LEXICAL"]
 

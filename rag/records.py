@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.models import Article, ArticleSummary, Chunk, Section, Sentence
+from .models import Article, ArticleSummary, Chunk, Section, Sentence
 
 __all__ = ["sentence_id", "day_number", "SectionHit", "SentenceRecord", "base_meta", "article_meta", "chunk_lookup",
            "summary_from", "article_from", "hit_from"]

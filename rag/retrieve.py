@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.errors import QueryError
-from rag.lexical import LexicalIndex
-from rag.store import SectionHit, Store, day_number
+from .errors import QueryError
+from .lexical import LexicalIndex
+from .store import SectionHit, Store, day_number
 
 __all__ = ["Filters", "Fused", "retrieve", "RRF_K"]
 

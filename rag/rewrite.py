@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import tokens
+from .text import tokens
 
 __all__ = ["rewrite", "subject_of", "unmentioned_topic"]
 

@@ -22,9 +22,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.errors import ModelMismatchError, NotFoundError, StoreError
-from rag.models import Article, ArticleSummary, Chunk
-from rag.records import (
+from .errors import ModelMismatchError, NotFoundError, StoreError
+from .models import Article, ArticleSummary, Chunk
+from .records import (
     SectionHit,
     SentenceRecord,
     article_from,
@@ -36,7 +36,7 @@ from rag.records import (
     sentence_id,
     summary_from,
 )
-from rag.settings import Settings, get_settings
+from .settings import Settings, get_settings
 
 __all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite"]  # records re-exported
 
@@ -371,7 +371,7 @@ def make_store(settings: Settings | None = None, model: str | None = None) -> St
     """The store named by the settings: a Chroma server when ``NEWSRAG_CHROMA_URL`` is set, else embedded."""
     settings = settings or get_settings()
     if model is None:
-        from rag.embed import make_embedder
+        from .embed import make_embedder
 
         model = make_embedder(settings).name
     where = settings.chroma_url or str(settings.chroma_path)

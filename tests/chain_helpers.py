@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ingest import ingest_paths
-from rag.chain import NewsragChain, build_chain
-from rag.models import Answer
-from rag.settings import BUNDLED_ARTICLES, Settings
-from rag.store import Store
+from newsrag.ingest import ingest_paths
+from newsrag.rag.chain import NewsragChain, build_chain
+from newsrag.rag.models import Answer
+from newsrag.rag.settings import BUNDLED_ARTICLES, Settings
+from newsrag.rag.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 #: The seed, the fictional corpus and the prompt-injection article: what the chain tests ask over.

@@ -19,8 +19,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
-from rag.embed import HashEmbedder, make_embedder  # noqa: E402
-from rag.settings import BUNDLED_MODEL, Settings  # noqa: E402
+from newsrag.rag.embed import HashEmbedder, make_embedder  # noqa: E402
+from newsrag.rag.settings import BUNDLED_MODEL, Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -188,4 +188,4 @@ def cli_env(tmp_path: Path) -> Callable[..., dict[str, str]]:
     return make
 
 
-NEWSRAG = [sys.executable, "-m", "rag.cli"]
+NEWSRAG = [sys.executable, "-m", "newsrag.ui.cli"]

@@ -10,10 +10,10 @@ import pytest
 from chain_helpers import BORDERS, assert_valid, corpus_chain
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from ingest import ingest_paths
-from rag.chain import NewsragChain
-from rag.errors import QueryError
-from rag.models import Answer
+from newsrag.ingest import ingest_paths
+from newsrag.rag.chain import NewsragChain
+from newsrag.rag.errors import QueryError
+from newsrag.rag.models import Answer
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -42,7 +42,7 @@ def test_border_question_quotes_the_article_exactly(chain: NewsragChain) -> None
     assert hits, answer.answer
     c = hits[0]
     assert c.title == SEED_TITLE
-    assert c.section == "Returning to Ukraine's Pre-2014 Borders Unrealistic Objective"
+    assert c.headline == "Returning to Ukraine's Pre-2014 Borders Unrealistic Objective"
     assert c.date is not None and c.date.isoformat() == "2025-02-12"
     assert c.url and c.url.startswith("https://sputnikglobe.com/")
     assert f"[{c.n}]" in answer.answer
@@ -190,7 +190,7 @@ def test_new_articles_are_seen_without_rebuilding_the_chain(chain: NewsragChain,
     ],
 )
 def test_expected_answer_types(question: str, kind: str | None, passage: str, ok: bool) -> None:
-    from rag.answertype import expected_type, satisfies
+    from newsrag.rag.answertype import expected_type, satisfies
 
     assert expected_type(question) == kind
     assert satisfies(passage, kind) is ok

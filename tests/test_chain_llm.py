@@ -7,9 +7,9 @@ import pytest
 from chain_helpers import BORDERS, assert_valid, corpus_chain
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.chain import ChainInput, NewsragChain
-from rag.llm import numbered
-from rag.models import Answer
+from newsrag.rag.chain import ChainInput, NewsragChain
+from newsrag.rag.llm import numbered
+from newsrag.rag.models import Answer
 
 INJECTED = "The mayor resigned in disgrace"
 
@@ -26,7 +26,7 @@ def with_llm(base: NewsragChain, *responses: str) -> NewsragChain:
 def offered(chain: NewsragChain, question: str) -> list[str]:
     """The sentences the model is shown, numbered from 1, as the chain would number them."""
     ev = chain.gather(ChainInput.parse({"question": question}, chain.settings.top_k))
-    return [c.record.text for c in numbered(ev, chain.settings.abstain_threshold)]
+    return [c.record.text for c in numbered(ev)]
 
 
 def number_of(sentences: list[str], needle: str) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import FORMATS, NEWSRAG, SEED, newsrag_env
 
-from ingest.parse import parse_file
+from newsrag.ingest.parse import parse_file
 
 SEED_ID = "e44121d3b4a018c4"
 SUMMARY = re.compile(

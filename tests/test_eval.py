@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from eval.cli import eval_command
-from eval.datasets import DatasetError, DatasetItem, GoldSpan, ResolvedItem, load_dataset, load_datasets, resolve_gold
-from eval.metrics import (
+from newsrag.eval.cli import eval_command
+from newsrag.eval.datasets import DatasetError, DatasetItem, GoldSpan, ResolvedItem, load_dataset, load_datasets, resolve_gold
+from newsrag.eval.metrics import (
     METRICS,
     check_thresholds,
     judge,
@@ -24,8 +24,8 @@ from eval.metrics import (
     retrieval_ranks,
     summarize,
 )
-from rag.models import Answer, ArticleSummary, Citation, Retrieved
-from rag.settings import Settings
+from newsrag.rag.models import Answer, ArticleSummary, Citation, Retrieved
+from newsrag.rag.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEXT = "Alpha said the dam will open in May. Beta disagreed. The dam cost 4 million dollars."
@@ -284,12 +284,11 @@ def test_eval_cli_writes_reports_and_fails_a_threshold_above_the_result(
 def test_eval_through_newsrag_uses_the_current_store_and_passes_reachable_thresholds(
     small_eval: tuple[Path, Path], settings: Settings, embedder: Any
 ) -> None:
-    from ingest import ingest_paths
-    from rag.cli import _register_eval, cli
+    from newsrag.ingest import ingest_paths
+    from newsrag.ui.cli import cli
 
     dataset, corpus = small_eval
     assert ingest_paths([corpus], settings).added == 3
-    _register_eval()
     result = CliRunner().invoke(cli, [
         "--home", str(settings.home), "eval", str(dataset), "--min", "quote_validity=1.0", "--min", "answer_hit=0.5",
         "--min", "abstention=1.0", "--no-progress",

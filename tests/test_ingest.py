@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 from conftest import CORPUS, FORMATS, SEED, make_settings
 
-from ingest import ingest_paths
-from ingest.chunk import make_chunks
-from ingest.parse import parse_file
-from rag.embed import HashEmbedder
-from rag.errors import ModelMismatchError, NotFoundError
-from rag.models import Article
-from rag.settings import BUNDLED_MODEL, Settings
-from rag.store import Store, make_store
+from newsrag.ingest import ingest_paths
+from newsrag.ingest.chunk import make_chunks
+from newsrag.ingest.parse import parse_file
+from newsrag.rag.embed import HashEmbedder
+from newsrag.rag.errors import ModelMismatchError, NotFoundError
+from newsrag.rag.models import Article
+from newsrag.rag.settings import BUNDLED_MODEL, Settings
+from newsrag.rag.store import Store, make_store
 
 SEED_ID = "e44121d3b4a018c4"
 SEED_URL_KEY = (

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from chain_helpers import assert_valid
 
-from ingest import ingest_paths
-from rag.chain import build_chain
-from rag.settings import BUNDLED_ARTICLES, Settings
+from newsrag.ingest import ingest_paths
+from newsrag.rag.chain import build_chain
+from newsrag.rag.settings import BUNDLED_ARTICLES, Settings
 
 pytestmark = [pytest.mark.llm, pytest.mark.server, pytest.mark.slow]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -101,7 +101,7 @@ def test_local_gguf_backend_gives_only_valid_citations(tmp_path: Path) -> None:
 
 
 def test_unknown_or_missing_backend_is_a_clear_error(tmp_path: Path) -> None:
-    from rag.errors import ConfigError
+    from newsrag.rag.errors import ConfigError
 
     with pytest.raises(ConfigError, match="NEWSRAG_GGUF_PATH"):
         build_chain(Settings(home=tmp_path, answerer="gguf", gguf_path=tmp_path / "missing.gguf"))

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from conftest import FORMATS, SEED, TRAPS, article_text
 
-from ingest.parse import article_id_for, parse_file, parse_text
-from rag.errors import ParseError
-from rag.models import Article
+from newsrag.ingest.parse import article_id_for, parse_file, parse_text
+from newsrag.rag.errors import ParseError
+from newsrag.rag.models import Article
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 SEED_URL = (

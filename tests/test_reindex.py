@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest import ingest_paths
-from rag.chain import build_chain
-from rag.errors import ModelMismatchError
-from rag.reindex import reindex
-from rag.settings import BUNDLED_ARTICLES, Settings
+from newsrag.ingest import ingest_paths
+from newsrag.rag.chain import build_chain
+from newsrag.rag.errors import ModelMismatchError
+from newsrag.ingest.reindex import reindex
+from newsrag.rag.settings import BUNDLED_ARTICLES, Settings
 
 
 def test_model_switch_stops_with_a_remedy_then_reindex_re_embeds(tmp_path: Path) -> None:

@@ -84,8 +84,8 @@ def marker_count(home: Path, collection: str = "newsrag_articles") -> int:
 DUMP = r'''
 import hashlib, json, sys
 import numpy as np
-from rag.settings import Settings
-from rag.store import make_store
+from newsrag.rag.settings import Settings
+from newsrag.rag.store import make_store
 store = make_store(Settings(_env_file=None), model="hash-384")
 out = {"dirty": store.is_dirty()}
 vectors = {}
@@ -123,13 +123,13 @@ def dump(home: Path, cwd: Path) -> dict[str, Any]:
 # writes of one batch (children vs. article markers) instead of only between batches.
 SLOW_WRITES = r"""
 import sys, time
-import rag.store
-_upsert = rag.store.Store._upsert
+from newsrag.rag.store import Store
+_upsert = Store._upsert
 def slow_upsert(self, *args, **kwargs):
     _upsert(self, *args, **kwargs)
     time.sleep(0.4)
-rag.store.Store._upsert = slow_upsert
-from rag.cli import cli
+Store._upsert = slow_upsert
+from newsrag.ui.cli import cli
 cli(sys.argv[1:], prog_name="newsrag")
 """
 

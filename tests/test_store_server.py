@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 from conftest import SEED, NetworkBlocked, make_settings
 
-from ingest import ingest_paths
-from ingest.parse import parse_file
-from rag.embed import HashEmbedder
-from rag.errors import ModelMismatchError, StoreError
-from rag.settings import Settings
-from rag.store import make_store
+from newsrag.ingest import ingest_paths
+from newsrag.ingest.parse import parse_file
+from newsrag.rag.embed import HashEmbedder
+from newsrag.rag.errors import ModelMismatchError, StoreError
+from newsrag.rag.settings import Settings
+from newsrag.rag.store import make_store
 
 SEED_ID = "e44121d3b4a018c4"
 KINDS = ("articles", "sections", "sentences")

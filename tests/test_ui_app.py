@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from conftest import FORMATS, SEED, make_settings
 
-from ingest import ingest_paths
-from ingest.parse import parse_file
-from rag.errors import QueryError
-from rag.models import Answer, Article, Citation
-from rag.store import make_store
-from ui.api import NewsragApi, chain_input
-from ui.render import (
+from newsrag.ingest import ingest_paths
+from newsrag.ingest.parse import parse_file
+from newsrag.rag.errors import QueryError
+from newsrag.rag.citations import cite
+from newsrag.rag.models import Answer, Article, Citation
+from newsrag.rag.store import make_store
+from newsrag.ui.api import NewsragApi, chain_input
+from newsrag.ui.render import (
     ABSTAIN_LABEL,
     HIGHLIGHT_ID,
     answer_html,
@@ -83,12 +84,7 @@ def load(path: Path) -> Article:
 
 
 def citation_for(article: Article, start: int, end: int, n: int = 1) -> Citation:
-    section = article.section_of(start)
-    return Citation(
-        n=n, quote=article.text[start:end], article_id=article.id, title=article.title, url=article.url,
-        date=article.date, source=article.source, section=section.headline if section else None,
-        start=start, end=end, score=0.8,
-    )
+    return cite(article, start, end, n, 0.8)
 
 
 def answer_with(citations: list[Citation], text: str | None = None) -> Answer:
@@ -257,7 +253,7 @@ def hash_store(tmp_path: Path) -> Any:
 
 
 def test_chat_callback_streams_and_feeds_history(hash_store: Any) -> None:
-    from ui.app import ChatCallbacks
+    from newsrag.ui.app import ChatCallbacks
 
     settings, store = hash_store
     article = next(store.get_article(a.id) for a in store.list_articles() if a.source == "sputnikglobe.com")
@@ -286,7 +282,7 @@ def test_chat_callback_streams_and_feeds_history(hash_store: Any) -> None:
 def test_chat_callback_reports_chain_errors_and_keeps_the_question(hash_store: Any) -> None:
     import gradio as gr
 
-    from ui.app import ChatCallbacks
+    from newsrag.ui.app import ChatCallbacks
 
     class Failing(ScriptedChain):
         def stream(self, payload: dict[str, Any]) -> Iterator[Any]:
@@ -304,7 +300,7 @@ def test_chat_callback_reports_chain_errors_and_keeps_the_question(hash_store: A
 
 
 def test_upload_adds_good_files_and_reports_bad_ones(hash_store: Any, tmp_path: Path) -> None:
-    from ui.app import ChatCallbacks
+    from newsrag.ui.app import ChatCallbacks
 
     settings, store = hash_store
     before = {a.id: a.model_dump() for a in store.list_articles()}
@@ -341,7 +337,7 @@ def test_upload_adds_good_files_and_reports_bad_ones(hash_store: Any, tmp_path: 
 
 
 def test_app_names_its_api_endpoints(hash_store: Any) -> None:
-    from ui.app import build_app
+    from newsrag.ui.app import build_app
 
     settings, store = hash_store
     article = store.list_articles()[0]

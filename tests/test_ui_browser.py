@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import FORMATS, REPO
 
-from ui.process import ServerProcess, running_server
+from newsrag.ui.process import ServerProcess, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from conftest import SEED
 
-from rag.models import Answer
-from ui.process import ServerProcess, running_server
+from newsrag.rag.models import Answer
+from newsrag.ui.process import ServerProcess, running_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 

@@ -1,7 +1,18 @@
-"""The browser app: a Gradio chat over the stored articles with quote footnotes and a sources panel."""
+"""The edges: the ``newsrag`` command line and the Gradio chat, where everything is wired together."""
 
 from __future__ import annotations
 
-from ui.app import build_app, serve
+import logging
+from typing import TYPE_CHECKING
 
-__all__ = ["build_app", "serve"]
+from ..rag.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .app import build_app, serve
+    from .cli import main
+
+_EXPORTS = {"build_app": ".app", "serve": ".app", "main": ".cli"}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

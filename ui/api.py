@@ -13,9 +13,9 @@ from typing import Any
 
 import gradio as gr
 
-from rag.errors import NewsragError, QueryError
-from rag.models import Answer
-from rag.store import Store
+from ..rag.errors import NewsragError, QueryError
+from ..rag.models import Answer
+from ..rag.store import Store
 
 __all__ = ["chain_input", "NewsragApi", "user_message"]
 

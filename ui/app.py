@@ -15,14 +15,14 @@ from typing import Any
 
 import gradio as gr
 
-from rag.errors import NewsragError
-from rag.models import Answer
-from rag.settings import Settings, get_settings
-from rag.store import Store, make_store
-from ui.api import NewsragApi, chain_input, user_message
-from ui.render import Turn, article_html, article_placeholder, chat_messages, citation_key, citation_label
-from ui.style import CSS, SCROLL_TO_HIGHLIGHT_JS, theme
-from ui.uploads import RESULT_HEADERS, UPLOAD_SUFFIXES, ingest_uploads, result_rows
+from ..rag.errors import NewsragError
+from ..rag.models import Answer
+from ..rag.settings import Settings, get_settings
+from ..rag.store import Store, make_store
+from .api import NewsragApi, chain_input, user_message
+from .render import Turn, article_html, article_placeholder, chat_messages, citation_key, citation_label
+from .style import CSS, SCROLL_TO_HIGHLIGHT_JS, theme
+from .uploads import RESULT_HEADERS, UPLOAD_SUFFIXES, ingest_uploads, result_rows
 
 __all__ = ["build_app", "serve", "launch_options", "ChatCallbacks", "EXAMPLE_QUESTIONS", "ANSWER_CONCURRENCY"]
 
@@ -153,7 +153,7 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
     """The chat app over ``chain`` (default: ``build_chain(settings)``)."""
     settings = settings or get_settings()
     if chain is None:
-        from rag.chain import build_chain
+        from ..rag.chain import build_chain
 
         chain = build_chain(settings)
     store = getattr(chain, "store", None) or make_store(settings)
@@ -243,13 +243,13 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
         corpus = settings.default_corpus
         print(f"newsrag: the store at {store.where} is empty; ingesting the bundled articles from {corpus}",
               file=sys.stderr, flush=True)
-        from ingest import ingest_paths
+        from ..ingest import ingest_paths
 
         report = ingest_paths([corpus], settings, progress=True)
         print(f"newsrag: {report.summary()}", file=sys.stderr, flush=True)
         for err in report.errors:
             print(f"newsrag: failed: {err}", file=sys.stderr, flush=True)
-    from rag.chain import build_chain
+    from ..rag.chain import build_chain
 
     app = build_app(build_chain(settings), settings)
     print(f"newsrag: serving {store.count()} articles at http://{host}:{port}", file=sys.stderr, flush=True)

@@ -55,7 +55,7 @@ def _ready(url: str) -> bool:
 def running_server(
     home: Path, *, port: int | None = None, env: Mapping[str, str] | None = None, timeout: float = 240.0
 ) -> Iterator[ServerProcess]:
-    """Start ``python -m rag.cli serve`` for ``home`` and wait until its API answers."""
+    """Start ``python -m newsrag.ui.cli serve`` for ``home`` and wait until its API answers."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     url = f"http://{HOST}:{port}"
@@ -65,7 +65,7 @@ def running_server(
                       "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1", "NO_PROXY": HOST})
     child_env.update(env or {})
     log_path = home / "serve.log"
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "--host", HOST, "--port", str(port)]
+    cmd = [sys.executable, "-m", "newsrag.ui.cli", "serve", "--host", HOST, "--port", str(port)]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=child_env,
                                 cwd=Path(__file__).resolve().parent.parent)

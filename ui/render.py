@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rag.models import Answer, Article, Citation
+from ..rag.models import Answer, Article, Citation
 
 __all__ = [
     "Turn",
@@ -87,7 +87,7 @@ def footnotes_html(citations: list[Citation]) -> str:
     items = []
     for c in citations:
         meta = [_link(c.url, c.title, "newsrag-fn-title"),
-                f'<span class="newsrag-fn-section">{html.escape(c.section or "Lead")}</span>']
+                f'<span class="newsrag-fn-section">{html.escape(c.headline or "Lead")}</span>']
         if c.date:
             meta.append(f'<time class="newsrag-fn-date">{c.date.isoformat()}</time>')
         if c.source:

@@ -15,10 +15,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ingest import IngestReport, ingest_paths
-from ingest.pipeline import FileResult
-from rag.errors import NewsragError
-from rag.settings import Settings
+from ..ingest import IngestReport, ingest_paths
+from ..ingest.pipeline import FileResult
+from ..rag.errors import NewsragError
+from ..rag.settings import Settings
 
 __all__ = ["UPLOAD_SUFFIXES", "MAX_FILES", "ingest_uploads", "result_rows", "RESULT_HEADERS"]
 

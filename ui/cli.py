@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from rag.errors import NewsragError
-from rag.settings import Settings
+from ..rag.errors import NewsragError
+from ..rag.settings import Settings
 
 __all__ = ["main", "cli"]
 
@@ -42,7 +42,28 @@ def _fail_on(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Built-in commands, plus commands that other layers or packages register under the
+    ``newsrag.commands`` entry-point group (``newsrag eval`` comes from :mod:`newsrag.eval.cli` this way,
+    so that the CLI does not import the layer above it). Entry points are read only for unknown names."""
+
+    def _plugins(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group="newsrag.commands")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        ep = self._plugins().get(name)
+        return ep.load() if ep is not None else None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", envvar="NEWSRAG_HOME", type=click.Path(path_type=Path), help="Data folder [NEWSRAG_HOME].")
 @click.option("--chroma-url", envvar="NEWSRAG_CHROMA_URL", help="Chroma server URL [NEWSRAG_CHROMA_URL].")
 @click.option("--model", "embedding_model", envvar="NEWSRAG_EMBEDDING_MODEL", help="Embedding model [NEWSRAG_EMBEDDING_MODEL].")
@@ -64,7 +85,7 @@ def cli(ctx: click.Context, home: Path | None, chroma_url: str | None, embedding
 @_fail_on
 def ingest(ctx: click.Context, paths: tuple[str, ...], prune: bool, progress: bool | None, as_json: bool) -> None:
     """Ingest article files, folders or globs (.txt, .md, .jsonl)."""
-    from ingest import ingest_paths
+    from ..ingest import ingest_paths
 
     report = ingest_paths(list(paths), _settings(ctx), prune=prune, progress=progress)
     if as_json:
@@ -86,7 +107,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], prune: bool, progress: bo
 @_fail_on
 def articles(ctx: click.Context, as_json: bool) -> None:
     """List stored articles."""
-    from rag.store import make_store
+    from ..rag.store import make_store
 
     items = make_store(_settings(ctx)).list_articles()
     if as_json:
@@ -104,7 +125,7 @@ def articles(ctx: click.Context, as_json: bool) -> None:
 @_fail_on
 def article(ctx: click.Context, article_id: str, as_json: bool) -> None:
     """Show one stored article."""
-    from rag.store import make_store
+    from ..rag.store import make_store
 
     a = make_store(_settings(ctx)).get_article(article_id)
     if as_json:
@@ -123,8 +144,8 @@ def article(ctx: click.Context, article_id: str, as_json: bool) -> None:
 @_fail_on
 def delete(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
     """Delete stored articles by id."""
-    from rag.errors import NotFoundError
-    from rag.store import make_store
+    from ..rag.errors import NotFoundError
+    from ..rag.store import make_store
 
     store = make_store(_settings(ctx))
     found = store.get_articles(list(article_ids))
@@ -152,7 +173,7 @@ def delete(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
 def ask(ctx: click.Context, question: str, as_json: bool, history: tuple[str, ...], since: str | None,
         until: str | None, sources: tuple[str, ...], k: int | None, answerer: str | None) -> None:
     """Answer a question with quote-level citations."""
-    from rag.chain import build_chain
+    from ..rag.chain import build_chain
 
     chain = build_chain(_settings(ctx, answerer=answerer))
     filters: dict[str, Any] = {"since": since, "until": until, "sources": list(sources) or None}
@@ -164,7 +185,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, history: tuple[str, ..
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
         return
-    from rag.render import citations_text
+    from .terminal import citations_text
 
     click.echo(answer.answer)
     if answer.citations:
@@ -178,7 +199,7 @@ def ask(ctx: click.Context, question: str, as_json: bool, history: tuple[str, ..
 @_fail_on
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Start the browser chat (ingests the bundled articles on a first start)."""
-    from ui.app import serve as serve_app
+    from .app import serve as serve_app
 
     serve_app(host=host, port=port, settings=_settings(ctx))
 
@@ -188,24 +209,14 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @_fail_on
 def reindex(ctx: click.Context) -> None:
     """Re-embed every stored article with the configured embedding model."""
-    from rag.reindex import reindex as run
+    from ..ingest.reindex import reindex as run
 
     settings = _settings(ctx)
     n = run(settings)
     click.echo(f"re-embedded {n} articles with {settings.embedding_model}")
 
 
-def _register_eval() -> None:
-    """``newsrag eval`` lives in the eval package (which calls rag, not the other way round at import)."""
-    try:
-        from eval.cli import eval_command
-    except ImportError:  # eval is part of this distribution; a partial install only loses the command
-        return
-    cli.add_command(eval_command, name="eval")
-
-
 def main() -> None:
-    _register_eval()
     cli(prog_name="newsrag")
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from rag.embed import make_embedder
-from rag.settings import Settings, get_settings
-from rag.store import Store, _client_for
+from ..rag.embed import make_embedder
+from ..rag.settings import Settings, get_settings
+from ..rag.store import Store, _client_for
 
 __all__ = ["reindex"]
 
@@ -20,7 +20,7 @@ KINDS = ("articles", "sections", "sentences")
 
 def reindex(settings: Settings | None = None) -> int:
     """Returns the number of articles re-embedded."""
-    from ingest.pipeline import write_articles
+    from .pipeline import write_articles
 
     settings = settings or get_settings()
     client = _client_for(settings)

@@ -1,0 +1,74 @@
+"""What one question brings to the answerers: the parsed chain input, the evidence retrieval found for
+it, and the :class:`Answer` built from both. Answerers (extractive, LLM) receive an :class:`Evidence` and
+never reach back into the chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import QueryError
+from .lexical import LexicalIndex
+from .models import Answer, Article, Citation, Retrieved
+from .quote import Candidate
+from .retrieve import Filters, Fused
+
+__all__ = ["ChainInput", "Evidence", "make_answer", "MAX_QUESTION_CHARS"]
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass
+class ChainInput:
+    question: str
+    history: list[str]
+    filters: Filters
+    k: int
+
+    @classmethod
+    def parse(cls, raw: Any, default_k: int) -> ChainInput:
+        if isinstance(raw, str):
+            raw = {"question": raw}
+        if not isinstance(raw, dict):
+            raise QueryError(f"chain input must be a dict with a 'question' (or a string), got {type(raw).__name__}")
+        question = raw.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise QueryError("'question' must be a non-empty string")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise QueryError(f"question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}")
+        history = raw.get("history") or []
+        if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+            raise QueryError("'history' must be a list of earlier user questions (strings), oldest first")
+        k = raw.get("k", default_k)
+        if not isinstance(k, int) or not 1 <= k <= 50:
+            raise QueryError(f"'k' must be an integer from 1 to 50, got {k!r}")
+        return cls(question.strip(), history, Filters.parse(raw.get("filters")), k)
+
+
+@dataclass
+class Evidence:
+    """Everything retrieval found for one question, before an answerer composes from it."""
+
+    inp: ChainInput
+    query: str
+    sections: list[Fused]
+    candidates: list[Candidate]
+    articles: dict[str, Article]
+    timings: dict[str, float]
+    index: LexicalIndex
+
+    @property
+    def retrieved(self) -> list[Retrieved]:
+        return [
+            Retrieved(article_id=f.article_id, section=f.section, headline=f.headline, title=f.title,
+                      similarity=round(f.dense, 4), fused=round(f.score, 6))
+            for f in self.sections
+        ]
+
+
+def make_answer(ev: Evidence, text: str, citations: list[Citation], abstained: bool, backend: str) -> Answer:
+    return Answer(
+        question=ev.inp.question, answer=text, abstained=abstained, citations=citations,
+        retrieved=ev.retrieved, timings_ms={k: round(v, 2) for k, v in ev.timings.items()},
+        rewritten_question=ev.query if ev.query != ev.inp.question else None, backend=backend,
+    )
