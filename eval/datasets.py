@@ -158,12 +158,6 @@ def load_datasets(paths: Iterable[str | Path]) -> list[DatasetItem]:
     return items
 
 
-def _basename(path: str | None) -> str | None:
-    if not path:
-        return None
-    return Path(path.split("#L", 1)[0]).name
-
-
 def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary],
                  texts: dict[str, str]) -> list[ResolvedItem]:
     """Map gold article names to stored ids and locate every occurrence of every gold string.
@@ -176,7 +170,7 @@ def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary
     ids = {a.id for a in articles}
     by_name: dict[str, list[str]] = {}
     for a in articles:
-        name = _basename(a.path)
+        name = Path(a.path).name if a.path else None
         if name:
             by_name.setdefault(name, []).append(a.id)
     out: list[ResolvedItem] = []

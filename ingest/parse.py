@@ -23,18 +23,22 @@ from urllib.parse import urlparse
 
 from .headlines import find_glued_headlines, find_line_headlines
 from ..rag.sentences import sentence_spans
+from ..rag.dates import iso_date
 from ..rag.errors import ParseError
 from ..rag.models import Article, Section, Sentence
 
-__all__ = ["PARSER_VERSION", "parse_file", "parse_text", "article_id_for", "ParsedFile"]
+__all__ = ["PARSER_VERSION", "parse_file", "parse_text", "article_id_for", "ParsedFile", "ARTICLE_SUFFIXES"]
 
 #: Bump when parsing or what is embedded changes, so that re-ingesting rewrites unchanged files.
 PARSER_VERSION = "2"
 
 _HEADER = re.compile(r"^\ufeff?[ \t]*date[ \t]+(\S+)(?:[ \t]+(\S+))?[ \t]*$")
 _MD_TITLE = re.compile(r"^[ \t]*#[ \t]+(.+?)[ \t#]*$")
-JSONL_SUFFIXES = {".jsonl", ".ndjson"}
-MARKDOWN_SUFFIXES = {".md", ".markdown"}
+TEXT_SUFFIXES = (".txt", ".text")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+#: The one list of file suffixes newsrag reads (folders are scanned for these; uploads accept these).
+ARTICLE_SUFFIXES = TEXT_SUFFIXES + MARKDOWN_SUFFIXES + JSONL_SUFFIXES
 
 
 @dataclass
@@ -65,14 +69,10 @@ def _source_of(url: str | None) -> str | None:
 
 
 def _parse_date(value: object, source: str, line: int | None) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise ParseError(source, f"date {value!r} is not a string; use YYYY-MM-DD", line)
     try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        raise ParseError(source, f"date {value!r} is not a real YYYY-MM-DD date; fix it or remove it", line) from None
+        return iso_date(value)
+    except ValueError as e:
+        raise ParseError(source, f"{e}; fix it or remove it", line) from None
 
 
 def _check_url(url: object, source: str, line: int | None) -> str | None:
@@ -141,7 +141,7 @@ def _parse_jsonl(path: Path, text: str, resolved: str) -> ParsedFile:
             date = _parse_date(record.get("date"), source, n)
             articles.append(
                 _build(body, title=(title or "").strip() or _first_words(body), url=url, date=date,
-                       path=f"{resolved}#L{n}", line=n)
+                       path=resolved, line=n)
             )
         except ParseError as e:
             errors.append(e)
@@ -215,12 +215,13 @@ def _build(body: str, *, title: str, url: str | None, date: dt.date | None, path
         json.dumps([PARSER_VERSION, title, url, date.isoformat() if date else None, body]).encode("utf-8")
     ).hexdigest()
     article = Article(
-        id=article_id_for(url, path),
+        id=article_id_for(url, path if line is None else f"{path}#L{line}"),  # the id scheme of earlier versions
         title=title,
         url=url,
         source=_source_of(url),
         date=date,
         path=path,
+        line=line,
         text=body,
         sections=sections,
         sentences=sentences,

@@ -1,8 +1,11 @@
 """``ingest_paths``: files in, Chroma records out, with a report of what happened to each file.
 
-Re-ingesting unchanged input writes nothing; a changed article replaces exactly its own records; a bad
-file is reported and skipped without touching what is stored. Articles are written in batches whose
-article markers go last, so a killed run leaves nothing half-visible and the next run completes it.
+Two steps. :func:`plan_ingest` reads every input once and decides, per article, whether it is added,
+updated, unchanged, refused or pruned; it keeps only ids and hashes, never the texts. :func:`apply_plan`
+then reads the files to write again, a batch at a time, embeds and stores them, so memory stays flat in
+the corpus size. Re-ingesting unchanged input writes nothing; a changed article replaces exactly its own
+records; a bad file is reported and skipped without touching what is stored. Each batch's article
+markers go last, so a killed run leaves nothing half-visible and the next run completes it.
 """
 
 from __future__ import annotations
@@ -11,25 +14,29 @@ import glob
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from .chunk import make_chunks, sentence_embed_text
-from .parse import JSONL_SUFFIXES, MARKDOWN_SUFFIXES, parse_file
 from ..rag.embed import Embedder, make_embedder
 from ..rag.errors import ParseError
 from ..rag.models import Article
 from ..rag.settings import Settings, get_settings
-from ..rag.store import ArticleWrite, Store, make_store
+from ..rag.store import ArticleWrite, Marker, Store, make_store
+from .chunk import make_chunks, sentence_embed_text
+from .parse import ARTICLE_SUFFIXES, parse_file
 
-__all__ = ["IngestReport", "FileResult", "ingest_paths", "discover", "write_articles", "ARTICLE_SUFFIXES"]
+__all__ = [
+    "IngestReport", "FileResult", "IngestPlan", "ingest_paths", "plan_ingest", "apply_plan", "discover",
+    "write_articles", "WRITE_BATCH",
+]
 
 log = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = {".txt", ".text"} | MARKDOWN_SUFFIXES | JSONL_SUFFIXES
 WRITE_BATCH = 32
 
 
@@ -37,10 +44,16 @@ class FileResult(BaseModel):
     """What happened to one input (a file, or one record of a JSON Lines file)."""
 
     path: str
-    status: str  # added | updated | unchanged | failed | pruned | deleted
+    line: int | None = None
+    status: str  # added | updated | unchanged | failed | pruned
     article_id: str | None = None
     title: str | None = None
     reason: str | None = None
+
+    @property
+    def where(self) -> str:
+        """``path`` or ``path:line``, as error messages name it."""
+        return f"{self.path}:{self.line}" if self.line else self.path
 
 
 class IngestReport(BaseModel):
@@ -56,7 +69,7 @@ class IngestReport(BaseModel):
 
     @property
     def errors(self) -> list[str]:
-        return [f"{r.path}: {r.reason}" for r in self.results if r.status == "failed"]
+        return [f"{r.where}: {r.reason}" for r in self.results if r.status == "failed"]
 
     @property
     def ok(self) -> bool:
@@ -68,6 +81,19 @@ class IngestReport(BaseModel):
             + (f", pruned {self.pruned}" if self.pruned else "")
             + f"; {self.sections} sections, {self.sentences} sentences written in {self.seconds:.1f} s"
         )
+
+
+@dataclass
+class IngestPlan:
+    """What an ingest will do: per-input results, the articles to (re)write and the ids to delete."""
+
+    results: list[FileResult] = field(default_factory=list)
+    write: dict[str, Path] = field(default_factory=dict)  # article id -> the file that holds it now
+    delete: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.write or self.delete)
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
@@ -99,50 +125,145 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
     return unique, missing
 
 
-def _file_key(stored_path: str) -> str:
-    """The file part of a stored path (JSON Lines records are stored as ``FILE#L<line>``)."""
-    return stored_path.split("#L", 1)[0]
+def plan_ingest(paths: Iterable[str | Path], markers: dict[str, Marker], max_file_bytes: int,
+                prune: bool = False) -> IngestPlan:
+    """Read the inputs and decide what happens to each article, against the store's ``markers``."""
+    plan = IngestPlan()
+    files, missing = discover(paths)
+    plan.results.extend(missing)
+    seen: dict[str, FileResult] = {}  # article id -> where it was first found in this run
+    complete: set[str] = set()  # files read without any error: their stored articles can be reconciled
+    for path in files:
+        try:
+            parsed = parse_file(path, max_file_bytes)
+        except ParseError as e:
+            plan.results.append(FileResult(path=str(path), status="failed", reason=e.reason))
+            continue
+        if not parsed.errors:
+            complete.add(str(path.resolve()))
+        for err in parsed.errors:
+            plan.results.append(FileResult(path=str(path), line=err.line, status="failed", reason=err.reason))
+        for article in parsed.articles:
+            plan.results.append(_decide(plan, article, path, markers, seen))
+
+    # an article stored from a file that no longer contains it (its URL was edited, or its JSON line
+    # removed) is replaced by what the file holds now; with --prune, articles whose files are gone go too
+    for aid, m in markers.items():
+        if not m.path or aid in seen:
+            continue
+        if m.path in complete:
+            plan.delete.append(aid)
+            plan.results.append(FileResult(path=m.path, line=m.line, status="pruned", article_id=aid,
+                                           reason="no longer in this file (its URL changed or its record was removed)"))
+        elif prune and not Path(m.path).exists():
+            plan.delete.append(aid)
+            plan.results.append(FileResult(path=m.path, line=m.line, status="pruned", article_id=aid,
+                                           reason="file is gone"))
+    return plan
 
 
-def _file_of(stored_path: str) -> Path:
-    return Path(_file_key(stored_path))
+def _decide(plan: IngestPlan, article: Article, path: Path, markers: dict[str, Marker],
+            seen: dict[str, FileResult]) -> FileResult:
+    result = FileResult(path=str(path), line=article.line, status="unchanged", article_id=article.id,
+                        title=article.title)
+    first = seen.get(article.id)
+    if first is not None:
+        return result.model_copy(update={"status": "failed", "reason": f"same URL as {first.where} (article "
+                                         f"{article.id}); skipped, keep one copy"})
+    stored = markers.get(article.id)
+    if stored and stored.path and stored.path != article.path and Path(stored.path).exists():
+        return result.model_copy(update={"status": "failed", "reason": f"same URL as the stored article from "
+                                         f"{stored.path}; skipped (run `newsrag delete {article.id}` first to replace it)"})
+    seen[article.id] = result
+    if stored and (stored.hash, stored.path, stored.line) == (article.content_hash, article.path, article.line):
+        return result
+    plan.write[article.id] = path
+    result.status = "updated" if stored else "added"
+    return result
 
 
-def _progress(total: int, enabled: bool, desc: str) -> object:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="article", disable=not enabled or total == 0, file=sys.stderr, leave=False)
+def planned_articles(plan: IngestPlan, max_file_bytes: int) -> Iterator[Article]:
+    """The articles to write, read again from their files one file at a time (nothing is held)."""
+    by_file: dict[Path, set[str]] = {}
+    for aid, path in plan.write.items():
+        by_file.setdefault(path, set()).add(aid)
+    for path, ids in by_file.items():
+        try:
+            parsed = parse_file(path, max_file_bytes)
+        except ParseError as e:  # changed or removed since the plan was made: it is reported, not fatal
+            log.warning("%s; skipped", e)
+            continue
+        yield from (a for a in parsed.articles if a.id in ids)
 
 
 def write_articles(
     store: Store,
     embedder: Embedder,
-    articles: Sequence[Article],
+    articles: Iterable[Article],
     chunk_chars: int = 1500,
     on_batch: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
-    """Embed and store articles in batches; returns (sections, sentences) written."""
+    """Embed and store articles in batches of :data:`WRITE_BATCH`; returns (sections, sentences) written."""
     n_sec = n_sen = 0
-    for i in range(0, len(articles), WRITE_BATCH):
-        batch = articles[i : i + WRITE_BATCH]
-        chunks = [make_chunks(a, chunk_chars) for a in batch]
-        texts = [c.embed_text for cs in chunks for c in cs]
-        texts += [sentence_embed_text(a, s) for a in batch for s in a.sentences]
-        vectors = embedder.encode(texts)
-        writes, pos = [], 0
-        for a, cs in zip(batch, chunks, strict=True):
-            writes.append(ArticleWrite(a, cs, vectors[pos : pos + len(cs)], np.empty((0, vectors.shape[1]))))
-            pos += len(cs)
-        for w in writes:
-            n = len(w.article.sentences)
-            w.sentence_vectors = vectors[pos : pos + n]
-            pos += n
-        store.write(writes)
-        n_sec += sum(len(cs) for cs in chunks)
-        n_sen += sum(len(a.sentences) for a in batch)
-        if on_batch:
-            on_batch(len(batch))
+    batch: list[Article] = []
+    for article in articles:
+        batch.append(article)
+        if len(batch) == WRITE_BATCH:
+            n_sec, n_sen = _add(_write_batch(store, embedder, batch, chunk_chars, on_batch), (n_sec, n_sen))
+            batch = []
+    if batch:
+        n_sec, n_sen = _add(_write_batch(store, embedder, batch, chunk_chars, on_batch), (n_sec, n_sen))
     return n_sec, n_sen
+
+
+def _add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _write_batch(store: Store, embedder: Embedder, batch: Sequence[Article], chunk_chars: int,
+                 on_batch: Callable[[int], None] | None) -> tuple[int, int]:
+    chunks = [make_chunks(a, chunk_chars) for a in batch]
+    texts = [c.embed_text for cs in chunks for c in cs]
+    texts += [sentence_embed_text(a, s) for a in batch for s in a.sentences]
+    vectors = embedder.encode(texts)
+    writes, pos = [], 0
+    for a, cs in zip(batch, chunks, strict=True):
+        writes.append(ArticleWrite(a, cs, vectors[pos : pos + len(cs)], np.empty((0, vectors.shape[1]))))
+        pos += len(cs)
+    for w in writes:
+        n = len(w.article.sentences)
+        w.sentence_vectors = vectors[pos : pos + n]
+        pos += n
+    store.write(writes)
+    if on_batch:
+        on_batch(len(batch))
+    return sum(len(cs) for cs in chunks), sum(len(a.sentences) for a in batch)
+
+
+def apply_plan(plan: IngestPlan, store: Store, embedder: Embedder, settings: Settings,
+               progress: bool = False) -> tuple[int, int]:
+    """Carry out a plan: delete, then embed and write; returns (sections, sentences) written."""
+    if not (plan.changed or store.is_dirty()):
+        return 0, 0
+    store.set_dirty(True)
+    store.sweep_orphans()
+    if plan.delete:
+        store.delete(plan.delete)
+    bar = _progress(len(plan.write), progress and sys.stderr.isatty(), "embedding")
+    try:
+        written = write_articles(store, embedder, planned_articles(plan, settings.max_file_bytes),
+                                 settings.chunk_chars, on_batch=bar.update)
+    finally:
+        bar.close()
+    store.set_dirty(False)
+    return written
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="article", disable=not enabled or total == 0, file=sys.stderr,
+                leave=False)
 
 
 def ingest_paths(
@@ -160,88 +281,12 @@ def ingest_paths(
     embedder = embedder or make_embedder(settings)
     store = store or make_store(settings, model=embedder.name)
     store.check()
-    report = IngestReport()
-    files, missing = discover(paths)
-    report.results.extend(missing)
-
-    markers = store.markers()
-    by_id: dict[str, Article] = {}
-    origin: dict[str, str] = {}
-    complete: set[str] = set()  # files read without any error: their stored articles can be reconciled
-    for path in files:
-        try:
-            parsed = parse_file(path, settings.max_file_bytes)
-        except ParseError as e:
-            report.results.append(FileResult(path=str(path), status="failed", reason=e.reason))
-            continue
-        if not parsed.errors:
-            complete.add(str(path.resolve()))
-        for err in parsed.errors:
-            where = f"{err.source}:{err.line}" if err.line else err.source
-            report.results.append(FileResult(path=where, status="failed", reason=err.reason))
-        for article in parsed.articles:
-            stored_path = article.path or ""
-            shown = str(path) + (":" + stored_path.rsplit("#L", 1)[1] if "#L" in stored_path else "")
-            if article.id in by_id:
-                report.results.append(FileResult(
-                    path=shown, status="failed", article_id=article.id, title=article.title,
-                    reason=f"same URL as {origin[article.id]} (article {article.id}); skipped, keep one copy",
-                ))
-                continue
-            other = (markers.get(article.id) or {}).get("path") or ""
-            if other and _file_key(other) != _file_key(stored_path) and _file_of(other).exists():
-                report.results.append(FileResult(
-                    path=shown, status="failed", article_id=article.id, title=article.title,
-                    reason=f"same URL as the stored article from {_file_key(other)}; skipped "
-                    f"(run `newsrag delete {article.id}` first to replace it)",
-                ))
-                continue
-            by_id[article.id] = article
-            origin[article.id] = shown
-
-    to_write: list[Article] = []
-    for aid, article in by_id.items():
-        stored = markers.get(aid)
-        if stored and stored["hash"] == article.content_hash and stored["path"] == article.path:
-            status = "unchanged"
-        else:
-            status = "updated" if stored else "added"
-            to_write.append(article)
-        report.results.append(FileResult(path=origin[aid], status=status, article_id=aid, title=article.title))
-
-    # an article stored from a file that no longer contains it (its URL was edited, or its JSON line
-    # removed) is replaced by what the file holds now; with --prune, articles whose files are gone go too
-    pruned: list[str] = []
-    for aid, m in markers.items():
-        if not m["path"] or aid in by_id:
-            continue
-        if _file_key(m["path"]) in complete:
-            pruned.append(aid)
-            report.results.append(FileResult(path=_file_key(m["path"]), status="pruned", article_id=aid,
-                                             reason="no longer in this file (its URL changed or its record was removed)"))
-        elif prune and not _file_of(m["path"]).exists():
-            pruned.append(aid)
-            report.results.append(FileResult(path=m["path"], status="pruned", article_id=aid, reason="file is gone"))
-
-    changed = bool(to_write or pruned)
-    if changed or store.is_dirty():
-        store.set_dirty(True)
-        store.sweep_orphans()
-        if pruned:
-            store.delete(pruned)
-        show = settings.progress if progress is None else progress
-        bar = _progress(len(to_write), show and sys.stderr.isatty(), "embedding")
-        try:
-            report.sections, report.sentences = write_articles(
-                store, embedder, to_write, settings.chunk_chars, on_batch=bar.update  # type: ignore[attr-defined]
-            )
-        finally:
-            bar.close()  # type: ignore[attr-defined]
-        store.set_dirty(False)
-
+    plan = plan_ingest(paths, store.markers(), settings.max_file_bytes, prune=prune)
+    report = IngestReport(results=plan.results)
+    show = settings.progress if progress is None else progress
+    report.sections, report.sentences = apply_plan(plan, store, embedder, settings, progress=show)
     for r in report.results:
-        if r.status in ("added", "updated", "unchanged", "failed", "pruned"):
-            setattr(report, r.status, getattr(report, r.status) + 1)
+        setattr(report, r.status, getattr(report, r.status) + 1)
     report.seconds = round(time.perf_counter() - t0, 3)
     log.info("ingest: %s", report.summary())
     return report

@@ -11,6 +11,7 @@ import logging
 from ..rag.embed import make_embedder
 from ..rag.settings import Settings, get_settings
 from ..rag.store import Store, _client_for
+from .pipeline import write_articles
 
 __all__ = ["reindex"]
 
@@ -20,8 +21,6 @@ KINDS = ("articles", "sections", "sentences")
 
 def reindex(settings: Settings | None = None) -> int:
     """Returns the number of articles re-embedded."""
-    from .pipeline import write_articles
-
     settings = settings or get_settings()
     client = _client_for(settings)
     prefix, where = settings.collection, settings.chroma_url or str(settings.chroma_path)
@@ -31,8 +30,7 @@ def reindex(settings: Settings | None = None) -> int:
     stored_model = (client.get_collection(f"{prefix}_articles").metadata or {}).get("model", "")
     old = Store(client, prefix, stored_model, where)
     ids = list(old.markers())
-    articles = [old.get_articles(ids[i : i + 200]) for i in range(0, len(ids), 200)]
-    flat = [a for batch in articles for a in batch.values()]
+    stream = (a for i in range(0, len(ids), 200) for a in old.get_articles(ids[i : i + 200]).values())
     embedder = make_embedder(settings)
     side = f"{prefix}.reindex"
     for kind in KINDS:
@@ -40,11 +38,11 @@ def reindex(settings: Settings | None = None) -> int:
             client.delete_collection(f"{side}_{kind}")
     new = Store(client, side, embedder.name, where)
     new.set_dirty(True)
-    write_articles(new, embedder, flat, settings.chunk_chars)
+    write_articles(new, embedder, stream, settings.chunk_chars)
     new.set_dirty(False)
     for kind in KINDS:
         if f"{prefix}_{kind}" in names:
             client.delete_collection(f"{prefix}_{kind}")
         client.get_collection(f"{side}_{kind}").modify(name=f"{prefix}_{kind}")
-    log.info("re-embedded %d articles from %s to %s", len(flat), stored_model, embedder.name)
-    return len(flat)
+    log.info("re-embedded %d articles from %s to %s", len(ids), stored_model, embedder.name)
+    return len(ids)

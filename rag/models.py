@@ -45,7 +45,8 @@ class ArticleSummary(BaseModel):
     url: str | None = None
     source: str | None = None
     date: dt.date | None = None
-    path: str | None = None
+    path: str | None = Field(default=None, description="The file the article was read from.")
+    line: int | None = Field(default=None, description="Its line in that file, for a JSON Lines record.")
     n_sections: int = 0
     n_sentences: int = 0
 

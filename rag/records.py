@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from .dates import iso_date
 from .models import Article, ArticleSummary, Chunk, Section, Sentence
 
 __all__ = ["sentence_id", "day_number", "SectionHit", "SentenceRecord", "base_meta", "article_meta", "chunk_lookup",
-           "summary_from", "article_from", "hit_from"]
+           "summary_from", "article_from", "hit_from", "origin"]
 
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -64,7 +65,7 @@ def base_meta(a: Article) -> dict[str, Any]:
 
 def article_meta(a: Article, model: str) -> dict[str, Any]:
     return base_meta(a) | {
-        "path": a.path or "", "n_sections": len(a.sections), "n_sentences": len(a.sentences), "model": model,
+        "path": a.path or "", "line": a.line or 0, "n_sections": len(a.sections), "n_sentences": len(a.sentences), "model": model,
         "sections": json.dumps([[s.start, s.body_start, s.end, s.headline] for s in a.sections]),
         "sentences": json.dumps([[s.section, s.start, s.end] for s in a.sentences]),
         "ingested": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -81,15 +82,23 @@ def chunk_lookup(chunks: list[Chunk]) -> Any:
     return find
 
 
-def _date(value: Any) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+def origin(meta: dict[str, Any]) -> tuple[str | None, int | None]:
+    """(file, JSON Lines line) an article was read from. Stores written before the line had its own
+    field kept it in the path as ``FILE#L<line>``; this is the one place that reads that form."""
+    path, line = meta.get("path") or None, int(meta.get("line") or 0) or None
+    if path and line is None and "#L" in path:
+        head, _, tail = path.rpartition("#L")
+        if tail.isdigit():
+            path, line = head, int(tail)
+    return path, line
 
 
 def summary_from(article_id: str, meta: dict[str, Any]) -> ArticleSummary:
+    path, line = origin(meta)
     return ArticleSummary(
         id=article_id, title=meta.get("title", ""), url=meta.get("url") or None, source=meta.get("source") or None,
-        date=_date(meta.get("date")), path=meta.get("path") or None, n_sections=int(meta.get("n_sections", 0)),
-        n_sentences=int(meta.get("n_sentences", 0)),
+        date=iso_date(meta.get("date"), "stored date"), path=path, line=line,
+        n_sections=int(meta.get("n_sections", 0)), n_sentences=int(meta.get("n_sentences", 0)),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .dates import iso_date
 from .errors import QueryError
 from .lexical import LexicalIndex
 from .store import SectionHit, Store, day_number
@@ -59,14 +60,10 @@ class Filters:
 
 
 def _date(value: Any, name: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise QueryError(f"filters.{name}={value!r} is not a YYYY-MM-DD date") from None
+        return iso_date(value, f"filters.{name}")
+    except ValueError as e:
+        raise QueryError(f"{e}; write it as YYYY-MM-DD, e.g. 2026-03-04") from None
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:

@@ -33,18 +33,29 @@ from .records import (
     chunk_lookup,
     day_number,
     hit_from,
+    origin,
     sentence_id,
     summary_from,
 )
 from .settings import Settings, get_settings
 
-__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite"]  # records re-exported
+__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite", "Marker", "pages"]  # records re-exported
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
 _CLIENTS: dict[str, Any] = {}
 _CLIENT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Marker:
+    """What the store remembers of an article for the next ingest: its content hash and origin."""
+
+    hash: str
+    path: str | None
+    line: int | None
+    url: str | None
 
 
 @dataclass
@@ -245,36 +256,23 @@ class Store:
         known = set(self.articles.get(include=[])["ids"])
         orphans: set[str] = set()
         for col in (self.sections, self.sentences):
-            for meta in self._iter_metadatas(col):
-                if meta["article_id"] not in known:
-                    orphans.add(str(meta["article_id"]))
+            for got in pages(col, ["metadatas"]):
+                for meta in got["metadatas"] or []:
+                    if meta["article_id"] not in known:
+                        orphans.add(str(meta["article_id"]))
         if orphans:
             log.info("removing records of %d half-written articles", len(orphans))
             self._delete_children(sorted(orphans))
         return len(orphans)
 
-    def _iter_metadatas(self, col: Any, page: int = 5000) -> Iterator[dict[str, Any]]:
-        offset = 0
-        while True:
-            got = col.get(include=["metadatas"], limit=page, offset=offset)
-            metas = got["metadatas"] or []
-            yield from metas
-            if len(metas) < page:
-                return
-            offset += page
-
     # -- reads -----------------------------------------------------------------------------------
-    def markers(self) -> dict[str, dict[str, Any]]:
-        """article id -> {hash, path, url} for every stored article."""
-        out: dict[str, dict[str, Any]] = {}
-        offset, page = 0, 5000
-        while True:
-            got = self.articles.get(include=["metadatas"], limit=page, offset=offset)
-            for i, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
-                out[i] = {"hash": meta.get("hash"), "path": meta.get("path"), "url": meta.get("url") or None}
-            if len(got["ids"]) < page:
-                return out
-            offset += page
+    def markers(self) -> dict[str, Marker]:
+        """article id -> its commit marker (hash, origin, url) for every stored article."""
+        out: dict[str, Marker] = {}
+        for aid, meta in self._iter_articles():
+            path, line = origin(meta)
+            out[aid] = Marker(hash=str(meta.get("hash") or ""), path=path, line=line, url=meta.get("url") or None)
+        return out
 
     def count(self) -> int:
         return int(self.articles.count())
@@ -287,13 +285,8 @@ class Store:
         return out
 
     def _iter_articles(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        offset, page = 0, 2000
-        while True:
-            got = self.articles.get(include=["metadatas"], limit=page, offset=offset)
+        for got in pages(self.articles, ["metadatas"], page=2000):
             yield from zip(got["ids"], got["metadatas"] or [], strict=True)
-            if len(got["ids"]) < page:
-                return
-            offset += page
 
     def get_article(self, article_id: str) -> Article:
         found = self.get_articles([article_id])
@@ -347,13 +340,19 @@ class Store:
 
     def iter_sections(self, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(chunk id, embedded text, metadata) of every section record, for the lexical index."""
-        offset = 0
-        while True:
-            got = self.sections.get(include=["metadatas", "documents"], limit=page, offset=offset)
+        for got in pages(self.sections, ["metadatas", "documents"], page=page):
             yield from zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
-            if len(got["ids"]) < page:
-                return
-            offset += page
+
+
+def pages(col: Any, include: list[str], page: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every record of a Chroma collection, ``page`` at a time: the one paging loop of the store."""
+    offset = 0
+    while True:
+        got = col.get(include=include, limit=page, offset=offset)
+        yield got
+        if len(got["ids"]) < page:
+            return
+        offset += page
 
 
 def _sentence_rows(got: dict[str, Any]) -> list[SentenceRecord]:

@@ -201,7 +201,7 @@ def test_the_bundled_dataset_is_valid() -> None:
 def test_resolve_gold_matches_file_names_and_ids_and_finds_every_occurrence() -> None:
     texts = {"a1": "May. The dam will open in May.", "a2": "open in May"}
     stored = [ArticleSummary(id="a1", title="A", path="/data/one.txt"),
-              ArticleSummary(id="a2", title="B", path="/data/feed.jsonl#L7")]
+              ArticleSummary(id="a2", title="B", path="/data/feed.jsonl", line=7)]
     by_name = resolve_gold([item(["May"], gold_articles=["one.txt"])], stored, texts)[0]
     assert by_name.gold_article_ids == ["a1"]
     assert [(s.start, s.end) for s in by_name.spans] == [(0, 3), (26, 29)]

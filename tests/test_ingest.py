@@ -527,7 +527,7 @@ def test_bad_input_fails_alone_and_leaves_the_store_as_it_was(
 
     failed = results_by_status(report, "failed")
     assert len(failed) == 1, [f.model_dump() for f in failed]
-    assert failed[0].path == where
+    assert failed[0].where == where
     shown_reason = (failed[0].reason or "").replace(str(hashed["folder"]) + "/", "")
     assert reason in shown_reason, failed[0].reason
     assert report.failed == 1 and not report.ok
@@ -585,7 +585,7 @@ def test_a_folder_of_only_bad_files_writes_nothing(
     spy = WriteSpy(store, hashed["embedder"], monkeypatch)
     report = ingest_paths([folder], hashed["settings"], embedder=hashed["embedder"], store=store)
     assert report.failed == 4 and report.added == 0
-    assert sorted(r.path for r in report.results) == sorted(
+    assert sorted(r.where for r in report.results) == sorted(
         [str(folder / "a.txt"), str(folder / "b.txt"), f"{folder / 'c.jsonl'}:1", f"{folder / 'c.jsonl'}:2"]
     )
     assert spy.calls == [] and store.generation() == generation and snapshot(store) == before

@@ -245,7 +245,7 @@ def test_jsonl_records() -> None:
         assert a.date == dt.date.fromisoformat(want["date"])
         assert headlines(a) == want["headlines"]
         assert a.text == record["text"]
-        assert a.path is not None and a.path.endswith(f"#L{n}")
+        assert a.path is not None and a.path.endswith(".jsonl") and a.line == n
         assert_spans(a)
     assert len({a.id for a in parsed.articles}) == len(expected)
 

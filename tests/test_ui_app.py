@@ -222,7 +222,7 @@ def test_chain_input_drops_empty_filters() -> None:
     assert full["k"] == 7
     with pytest.raises(QueryError):
         chain_input("   ")
-    with pytest.raises(QueryError, match="until='31/12/2025' is not a YYYY-MM-DD date"):
+    with pytest.raises(QueryError, match="filters.until '31/12/2025' is not a real YYYY-MM-DD date"):
         chain_input("Q?", until="31/12/2025")
 
 

@@ -172,6 +172,6 @@ def test_bad_date_filter_is_reported_and_the_question_kept(page: Any) -> None:
     box = page.locator("#newsrag-question textarea, #newsrag-question input").first
     box.fill(BORDERS)
     page.locator("#newsrag-ask").click()
-    expect(page.get_by_text("filters.since='last week' is not a YYYY-MM-DD date")).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_text("filters.since 'last week' is not a real YYYY-MM-DD date")).to_be_visible(timeout=TIMEOUT)
     expect(box).to_have_value(BORDERS)
     assert page.locator("#newsrag-chat .newsrag-answer, #newsrag-chat .newsrag-abstain").count() == 0

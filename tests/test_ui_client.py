@@ -72,7 +72,7 @@ def test_ask_with_filters_and_history_by_keyword(client: object) -> None:
 def test_bad_input_is_a_readable_error(client: object) -> None:
     from gradio_client.exceptions import AppError
 
-    with pytest.raises(AppError, match="not a YYYY-MM-DD date"):
+    with pytest.raises(AppError, match="not a real YYYY-MM-DD date"):
         client.predict(question=QUESTION, since="last week", api_name="/ask")  # type: ignore[attr-defined]
     with pytest.raises(AppError, match="no article with id"):
         client.predict("no-such-id", api_name="/article")  # type: ignore[attr-defined]

@@ -7,7 +7,6 @@ call ``Client(url).predict("What did Hegseth say about borders?", api_name="/ask
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import gradio as gr
 
 from ..rag.errors import NewsragError, QueryError
 from ..rag.models import Answer
+from ..rag.retrieve import Filters
 from ..rag.store import Store
 
 __all__ = ["chain_input", "NewsragApi", "user_message"]
@@ -38,10 +38,11 @@ def chain_input(
     filters: dict[str, Any] = {}
     for name, value in (("since", since), ("until", until)):
         if value and value.strip():
-            filters[name] = _iso_date(value.strip(), name)
+            filters[name] = value.strip()
     chosen = [s for s in (sources or []) if s]
     if chosen:
         filters["sources"] = chosen
+    Filters.parse(filters)  # the chain's own validator: a bad date is refused here, before any work
     payload: dict[str, Any] = {"question": question.strip(), "history": [h for h in (history or []) if h],
                                "filters": filters}
     if k:
@@ -49,13 +50,6 @@ def chain_input(
             raise QueryError(f"k={k!r} must be a whole number of sections")
         payload["k"] = int(k)
     return payload
-
-
-def _iso_date(value: str, name: str) -> str:
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise QueryError(f"filters.{name}={value!r} is not a YYYY-MM-DD date") from None
 
 
 class NewsragApi:

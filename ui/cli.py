@@ -93,9 +93,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], prune: bool, progress: bo
     else:
         for r in report.results:
             if r.status == "failed":
-                click.echo(f"failed: {r.path}: {r.reason}", err=True)
+                click.echo(f"failed: {r.where}: {r.reason}", err=True)
             elif r.status in ("added", "updated", "pruned"):
-                click.echo(f"{r.status}: {r.path} ({r.article_id})")
+                click.echo(f"{r.status}: {r.where} ({r.article_id})")
         click.echo(report.summary())
     if not report.ok:
         sys.exit(1)

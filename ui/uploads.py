@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..ingest import IngestReport, ingest_paths
+from ..ingest.parse import ARTICLE_SUFFIXES
 from ..ingest.pipeline import FileResult
 from ..rag.errors import NewsragError
 from ..rag.settings import Settings
@@ -24,8 +25,8 @@ __all__ = ["UPLOAD_SUFFIXES", "MAX_FILES", "ingest_uploads", "result_rows", "RES
 
 log = logging.getLogger(__name__)
 
-#: What the upload accepts (the ingest pipeline reads these; ``.ndjson``/``.markdown`` are aliases).
-UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".jsonl", ".ndjson")
+#: What the upload accepts: what ingest reads.
+UPLOAD_SUFFIXES = ARTICLE_SUFFIXES
 #: Files per upload; more are refused with a reason rather than ingested.
 MAX_FILES = 20
 RESULT_HEADERS = ["file", "status", "title", "reason"]
@@ -85,13 +86,13 @@ def ingest_uploads(paths: Sequence[str | Path], settings: Settings) -> tuple[lis
     results: list[FileResult] = []
     used: set[Path] = set()
     for r in report.results:
-        copy = next((p for p in kept if r.path == str(p) or r.path.startswith(f"{p}:")), None)
+        copy = next((p for p in kept if r.path in (str(p), str(p.resolve()))), None)
         if copy is None:
             results.append(r)
             continue
         if r.status != "failed":
             used.add(copy)
-        results.append(r.model_copy(update={"path": kept[copy] + r.path[len(str(copy)):]}))
+        results.append(r.model_copy(update={"path": kept[copy]}))
     _discard(created - used)
     return refused + results, report
 
@@ -109,4 +110,4 @@ def _discard(copies: set[Path]) -> None:
 
 def result_rows(results: Sequence[FileResult]) -> list[list[str]]:
     """Rows for the per-file result table: file, status, title, reason."""
-    return [[r.path, r.status, r.title or "", r.reason or ""] for r in results]
+    return [[r.where, r.status, r.title or "", r.reason or ""] for r in results]
