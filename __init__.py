@@ -42,7 +42,21 @@ _EXPORTS = {
     "IngestReport": ".ingest.pipeline",
     "build_app": ".ui.app",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Answer",
+    "Article",
+    "ArticleSummary",
+    "Citation",
+    "Settings",
+    "get_settings",
+    "NewsragError",
+    "QueryError",
+    "NewsragChain",
+    "build_chain",
+    "ingest_paths",
+    "IngestReport",
+    "build_app",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

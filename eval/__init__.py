@@ -22,7 +22,7 @@ _EXPORTS = {
     "DatasetError": ".datasets",
     "load_datasets": ".datasets",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["run_eval", "EvalReport", "Metrics", "Verdict", "DatasetItem", "DatasetError", "load_datasets"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from langchain_core.embeddings import Embeddings
 
-from ..rag.embed import Embedder
 from ..rag.citations import cite
+from ..rag.embed import Embedder
 from ..rag.models import Answer, Article, Citation, Retrieved
 
 __all__ = ["NaiveRag", "EmbedderEmbeddings", "BASELINES", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K"]
@@ -53,16 +53,14 @@ class NaiveRag:
 
         self.k = k
         self.articles = {a.id: a for a in articles}
-        splitter = RecursiveCharacterTextSplitter(
-            chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP, add_start_index=True
-        )
-        docs = splitter.create_documents(
-            [a.text for a in articles], metadatas=[{"article_id": a.id} for a in articles]
-        )
+        splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP, add_start_index=True)
+        docs = splitter.create_documents([a.text for a in articles], metadatas=[{"article_id": a.id} for a in articles])
         self.chunks = len(docs)
         self.folder = tempfile.mkdtemp(prefix="newsrag-naive-")
         self.store = Chroma(
-            collection_name="naive_baseline", embedding_function=EmbedderEmbeddings(embedder), persist_directory=self.folder,
+            collection_name="naive_baseline",
+            embedding_function=EmbedderEmbeddings(embedder),
+            persist_directory=self.folder,
             client_settings=chromadb.config.Settings(anonymized_telemetry=False),
             collection_metadata={"hnsw:space": "cosine"},
         )
@@ -79,13 +77,24 @@ class NaiveRag:
             start = int(doc.metadata.get("start_index", -1))
             score = round(1.0 - float(distance), 4)
             citations.append(cite(article, start, start + len(doc.page_content), n, score))
-            retrieved.append(Retrieved(article_id=article.id, section=n - 1,
-                                       headline=f"chars {start}-{start + len(doc.page_content)}",
-                                       title=article.title, similarity=score))
+            retrieved.append(
+                Retrieved(
+                    article_id=article.id,
+                    section=n - 1,
+                    headline=f"chars {start}-{start + len(doc.page_content)}",
+                    title=article.title,
+                    similarity=score,
+                )
+            )
         text = "\n\n".join(f"{c.quote} [{c.n}]" for c in citations)
         return Answer(
-            question=question, answer=text, abstained=False, citations=citations, retrieved=retrieved,
-            timings_ms={"total_ms": round((time.perf_counter() - t0) * 1000, 2)}, backend="naive",
+            question=question,
+            answer=text,
+            abstained=False,
+            citations=citations,
+            retrieved=retrieved,
+            timings_ms={"total_ms": round((time.perf_counter() - t0) * 1000, 2)},
+            backend="naive",
         )
 
     def close(self) -> None:

@@ -168,11 +168,11 @@ class _PairedEmbedder:
 
 def run(n: int, seed: int = 0, profile: Path | None = None, keep: Path | None = None) -> dict[str, Any]:
     """Generate, ingest (paired with encode-only calls), return the numbers printed by :func:`main`."""
-    from .synth import self_check, write_corpus
     from ..ingest.pipeline import ingest_paths
     from ..rag.embed import make_embedder
     from ..rag.settings import BUNDLED_MODEL, Settings
     from ..rag.store import make_store
+    from .synth import self_check, write_corpus
 
     self_check(50, seed)
     tmp = tempfile.TemporaryDirectory(prefix="newsrag-bench-ingest-")
@@ -233,16 +233,34 @@ def run(n: int, seed: int = 0, profile: Path | None = None, keep: Path | None = 
     breakdown = {"encode (inside ingest)": paired.inside_s, **timer.seconds}
     calls = {"encode (inside ingest)": paired.calls, **timer.calls}
     result: dict[str, Any] = {
-        "n": n, "seed": seed, "sections": report.sections, "sentences": report.sentences, "texts": n_texts,
-        "batch_size": settings.embedding_batch_size, "ingest_s": ingest_s, "encode_s": encode_s,
-        "ratio": ingest_s / encode_s, "articles_per_s": n / ingest_s, "sections_per_s": report.sections / ingest_s,
-        "sentences_per_s": report.sentences / ingest_s, "texts_per_s_encode": n_texts / encode_s,
-        "peak_rss_mb": rss_ingest, "rss_before_ingest_mb": rss_before, "model_load_s": load_s,
-        "generate_s": gen_s, "prepare_texts_s": prep_s, "breakdown_s": breakdown, "calls": calls,
+        "n": n,
+        "seed": seed,
+        "sections": report.sections,
+        "sentences": report.sentences,
+        "texts": n_texts,
+        "batch_size": settings.embedding_batch_size,
+        "ingest_s": ingest_s,
+        "encode_s": encode_s,
+        "ratio": ingest_s / encode_s,
+        "articles_per_s": n / ingest_s,
+        "sections_per_s": report.sections / ingest_s,
+        "sentences_per_s": report.sentences / ingest_s,
+        "texts_per_s_encode": n_texts / encode_s,
+        "peak_rss_mb": rss_ingest,
+        "rss_before_ingest_mb": rss_before,
+        "model_load_s": load_s,
+        "generate_s": gen_s,
+        "prepare_texts_s": prep_s,
+        "breakdown_s": breakdown,
+        "calls": calls,
         "other_s": ingest_s - paired.inside_s - timer.seconds.get("store.write", 0.0),
         "outside_encode_s": ingest_s - paired.inside_s,
-        "machine": machine(), "date": dt.date.today().isoformat(), "ingest_cpu_s": ingest_cpu,
-        "encode_cpu_s": paired.alone_cpu_s, "load_start": load_start, "load_end": load_end,
+        "machine": machine(),
+        "date": dt.date.today().isoformat(),
+        "ingest_cpu_s": ingest_cpu,
+        "encode_cpu_s": paired.alone_cpu_s,
+        "load_start": load_start,
+        "load_end": load_end,
     }
     if keep is None:
         tmp.cleanup()
@@ -266,8 +284,7 @@ def format_result(r: dict[str, Any]) -> str:
         f"{r['sentences']} sentences, {r['texts']} texts embedded, batch size {r['batch_size']}",
         f"ingest wall time   {r['ingest_s']:8.1f} s   {r['articles_per_s']:7.1f} articles/s  "
         f"{r['sections_per_s']:7.1f} sections/s  {r['sentences_per_s']:7.1f} sentences/s",
-        f"model.encode alone {r['encode_s']:8.1f} s   {r['texts_per_s_encode']:7.1f} texts/s  "
-        f"(paired with each ingest batch)",
+        f"model.encode alone {r['encode_s']:8.1f} s   {r['texts_per_s_encode']:7.1f} texts/s  (paired with each ingest batch)",
         f"process CPU time: ingest {r['ingest_cpu_s']:.1f} s, encode alone {r['encode_cpu_s']:.1f} s "
         f"(ratio {r['ingest_cpu_s'] / r['encode_cpu_s']:.2f})",
         f"load average (1/5/15 min): start {_load(r['load_start'])}, end {_load(r['load_end'])}",
@@ -294,31 +311,32 @@ def doc_section(r: dict[str, Any]) -> str:
     kinds = "".join(
         f"| &nbsp;&nbsp;&nbsp;&nbsp;`{kind}` collection | {b[f'store._upsert[{kind}]']:.1f} | "
         f"{b[f'store._upsert[{kind}]'] / r['ingest_s']:.0%} |\n"
-        for kind in ("sections", "sentences", "articles") if f"store._upsert[{kind}]" in b
+        for kind in ("sections", "sentences", "articles")
+        if f"store._upsert[{kind}]" in b
     )
     return f"""
-`python -m eval.bench_ingest --n {r['n']}`, run on {r['date']}.
-Machine: {r['machine']}.
+`python -m eval.bench_ingest --n {r["n"]}`, run on {r["date"]}.
+Machine: {r["machine"]}.
 
-Corpus: {r['n']} synthetic articles from `eval.synth` (seed {r['seed']}; 400-630 words, 3-6 glued
-headlines each): {r['sections']} section records and {r['sentences']} sentence records, {r['texts']} texts
-embedded with the bundled all-MiniLM-L6-v2, batch size {r['batch_size']}, into a fresh embedded Chroma.
+Corpus: {r["n"]} synthetic articles from `eval.synth` (seed {r["seed"]}; 400-630 words, 3-6 glued
+headlines each): {r["sections"]} section records and {r["sentences"]} sentence records, {r["texts"]} texts
+embedded with the bundled all-MiniLM-L6-v2, batch size {r["batch_size"]}, into a fresh embedded Chroma.
 
 | measure | value |
 |---|---|
-| ingest wall time (`ingest_paths`, model already loaded) | {r['ingest_s']:.1f} s |
-| `model.encode` alone, same texts, same batches | {r['encode_s']:.1f} s |
-| **ratio ingest / encode** (goal <= {GOAL_RATIO}) | **{r['ratio']:.2f}** ({verdict} the goal) |
-| ingest time outside `encode` (writes, parsing, ...) | {r['outside_encode_s']:.1f} s ({per_article_ms:.1f} ms per article) |
+| ingest wall time (`ingest_paths`, model already loaded) | {r["ingest_s"]:.1f} s |
+| `model.encode` alone, same texts, same batches | {r["encode_s"]:.1f} s |
+| **ratio ingest / encode** (goal <= {GOAL_RATIO}) | **{r["ratio"]:.2f}** ({verdict} the goal) |
+| ingest time outside `encode` (writes, parsing, ...) | {r["outside_encode_s"]:.1f} s ({per_article_ms:.1f} ms per article) |
 | (encode alone + time outside encode) / encode alone | {_overhead_ratio(r):.2f} |
-| articles/s | {r['articles_per_s']:.2f} |
-| sections/s | {r['sections_per_s']:.1f} |
-| sentences/s | {r['sentences_per_s']:.1f} |
-| peak RSS (whole process, ru_maxrss) | {r['peak_rss_mb']:.0f} MB |
-| process CPU time, ingest / encode alone | {r['ingest_cpu_s']:.0f} s / {r['encode_cpu_s']:.0f} s |
-| load average (1/5/15 min) at start / end | {_load(r['load_start'])} / {_load(r['load_end'])} |
+| articles/s | {r["articles_per_s"]:.2f} |
+| sections/s | {r["sections_per_s"]:.1f} |
+| sentences/s | {r["sentences_per_s"]:.1f} |
+| peak RSS (whole process, ru_maxrss) | {r["peak_rss_mb"]:.0f} MB |
+| process CPU time, ingest / encode alone | {r["ingest_cpu_s"]:.0f} s / {r["encode_cpu_s"]:.0f} s |
+| load average (1/5/15 min) at start / end | {_load(r["load_start"])} / {_load(r["load_end"])} |
 
-The encode-only time is the sum of {r['calls']['encode (inside ingest)']} `model.encode` calls, each made right
+The encode-only time is the sum of {r["calls"]["encode (inside ingest)"]} `model.encode` calls, each made right
 before or after (alternately) the ingest's own encode call for the same write batch and subtracted from the
 ingest wall time, so that load from other processes on this shared machine hits both sides of the ratio
 alike. The texts are derived independently (`parse_file` + `make_chunks` + sentence spans) and checked
@@ -328,11 +346,11 @@ Where the ingest time goes (wrapped calls inside the same run):
 
 | step | seconds | share |
 |---|---|---|
-| encode (inside ingest) | {embed:.1f} | {embed / r['ingest_s']:.0%} |
-| `Store.write` total | {write:.1f} | {write / r['ingest_s']:.0%} |
-| &nbsp;&nbsp;of which `_upsert` (Chroma upserts) | {upsert:.1f} | {upsert / r['ingest_s']:.0%} |
-{kinds}| &nbsp;&nbsp;of which `_delete_children` | {delete:.1f} | {delete / r['ingest_s']:.0%} |
-| parse, discover, markers, rest | {r['other_s']:.1f} | {r['other_s'] / r['ingest_s']:.0%} |
+| encode (inside ingest) | {embed:.1f} | {embed / r["ingest_s"]:.0%} |
+| `Store.write` total | {write:.1f} | {write / r["ingest_s"]:.0%} |
+| &nbsp;&nbsp;of which `_upsert` (Chroma upserts) | {upsert:.1f} | {upsert / r["ingest_s"]:.0%} |
+{kinds}| &nbsp;&nbsp;of which `_delete_children` | {delete:.1f} | {delete / r["ingest_s"]:.0%} |
+| parse, discover, markers, rest | {r["other_s"]:.1f} | {r["other_s"] / r["ingest_s"]:.0%} |
 """
 
 

@@ -80,8 +80,12 @@ def _copy_records(src: Any, dst: Any, page: int = 2000) -> None:
             got = s_col.get(include=["embeddings", "documents", "metadatas"], limit=page, offset=offset)
             if not got["ids"]:
                 break
-            d_col.upsert(ids=got["ids"], embeddings=np.asarray(got["embeddings"], dtype=np.float32),
-                         documents=got["documents"], metadatas=got["metadatas"])
+            d_col.upsert(
+                ids=got["ids"],
+                embeddings=np.asarray(got["embeddings"], dtype=np.float32),
+                documents=got["documents"],
+                metadatas=got["metadatas"],
+            )
             offset += len(got["ids"])
 
 
@@ -95,11 +99,13 @@ def _bank(store: Any, ids: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]
         for aid in part:
             sec = sorted(
                 (int(m["section"]), int(m["part"]), np.asarray(v, dtype=np.float32))
-                for m, v in zip(secs["metadatas"], secs["embeddings"], strict=True) if m["article_id"] == aid
+                for m, v in zip(secs["metadatas"], secs["embeddings"], strict=True)
+                if m["article_id"] == aid
             )
             sen = sorted(
                 (int(m["sentence"]), np.asarray(v, dtype=np.float32))
-                for m, v in zip(sens["metadatas"], sens["embeddings"], strict=True) if m["article_id"] == aid
+                for m, v in zip(sens["metadatas"], sens["embeddings"], strict=True)
+                if m["article_id"] == aid
             )
             out[aid] = (np.vstack([v for *_, v in sec]), np.vstack([v for _, v in sen]))
     return out
@@ -133,11 +139,11 @@ def build_store(n: int, cache: Path, seed: int, real_limit: int) -> tuple[Path, 
 
 
 def _build(n: int, cache: Path, seed: int, real_limit: int) -> tuple[Path, str, float]:
-    from .synth import write_corpus
     from ..ingest.chunk import make_chunks
     from ..ingest.parse import parse_file
     from ..ingest.pipeline import WRITE_BATCH, ingest_paths
     from ..rag.store import ArticleWrite, make_store
+    from .synth import write_corpus
 
     folder = cache / f"n{n}-seed{seed}"
     home = folder / "home"
@@ -172,8 +178,9 @@ def _build(n: int, cache: Path, seed: int, real_limit: int) -> tuple[Path, str, 
             article = parse_file(path).articles[0]
             chunks = make_chunks(article, settings.chunk_chars)
             sec_bank, sen_bank = bank[bank_ids[(real_limit + start + k) % real_limit]]
-            writes.append(ArticleWrite(article, chunks, _borrow(sec_bank, len(chunks), rng),
-                                       _borrow(sen_bank, len(article.sentences), rng)))
+            writes.append(
+                ArticleWrite(article, chunks, _borrow(sec_bank, len(chunks), rng), _borrow(sen_bank, len(article.sentences), rng))
+            )
         store.write(writes)
         if (start // WRITE_BATCH) % 50 == 0:
             print(f"[N={n}]   {real_limit + start + len(writes)} articles stored", flush=True)
@@ -204,8 +211,8 @@ def measure(
 
 
 def _measure(home: Path, n: int, n_queries: int, seed: int, profile: Path | None) -> dict[str, Any]:
-    from .synth import questions
     from ..rag.chain import build_chain
+    from .synth import questions
 
     chain = build_chain(_settings(home))
     load_start = os.getloadavg()
@@ -232,19 +239,27 @@ def _measure(home: Path, n: int, n_queries: int, seed: int, profile: Path | None
         profiler.disable()
         profiler.dump_stats(str(profile))
     other_retrieve = [
-        r - e - d - lx - qt for r, e, d, lx, qt in zip(
-            steps["retrieve_total_ms"], steps["embed_ms"], steps["dense_ms"], steps["lexical_ms"], steps["quotes_ms"],
-            strict=True)
+        r - e - d - lx - qt
+        for r, e, d, lx, qt in zip(
+            steps["retrieve_total_ms"], steps["embed_ms"], steps["dense_ms"], steps["lexical_ms"], steps["quotes_ms"], strict=True
+        )
     ]
     outside = [t - r - c for t, r, c in zip(totals, steps["retrieve_total_ms"], steps["compose_ms"], strict=True)]
     rows = {"total": totals, **steps, "retrieve_other_ms": other_retrieve, "outside_ms": outside}
     store = chain.store
     return {
-        "n": n, "queries": n_queries, "warmup_s": warmup_s, "abstained": abstained,
-        "sections": store.sections.count(), "sentences": store.sentences.count(),
-        "p50": {k: _pct(v, 50) for k, v in rows.items()}, "p95": {k: _pct(v, 95) for k, v in rows.items()},
-        "mean": {k: statistics.fmean(v) for k, v in rows.items()}, "max_total": max(totals),
-        "peak_rss_mb": peak_rss_mb(), "load": (load_start, os.getloadavg()),
+        "n": n,
+        "queries": n_queries,
+        "warmup_s": warmup_s,
+        "abstained": abstained,
+        "sections": store.sections.count(),
+        "sentences": store.sentences.count(),
+        "p50": {k: _pct(v, 50) for k, v in rows.items()},
+        "p95": {k: _pct(v, 95) for k, v in rows.items()},
+        "mean": {k: statistics.fmean(v) for k, v in rows.items()},
+        "max_total": max(totals),
+        "peak_rss_mb": peak_rss_mb(),
+        "load": (load_start, os.getloadavg()),
     }
 
 
@@ -278,8 +293,7 @@ def _sentence_ids(sections: list[Any], articles: dict[str, Any]) -> list[str]:
         if article is None:
             continue
         start, end = int(f.meta["start"]), int(f.meta["end"])
-        ids += [f"{f.article_id}:s{s.index}" for s in article.sentences
-                if s.section == f.section and start <= s.start < end]
+        ids += [f"{f.article_id}:s{s.index}" for s in article.sentences if s.section == f.section and start <= s.start < end]
     return ids
 
 
@@ -287,8 +301,8 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
     """Median cost of each store and model call behind one question, and of alternatives."""
     import torch
 
-    from .synth import questions
     from ..rag.chain import ChainInput, build_chain
+    from .synth import questions
 
     chain = build_chain(_settings(home))
     store = chain.store
@@ -321,13 +335,17 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
     finally:
         torch.set_num_threads(default_threads)
     out |= {
-        "Store.generation() (one get_collection; the chain calls it twice)": _median_ms(
-            lambda i: store.generation(), idx),
+        "Store.generation() (one get_collection; the chain calls it twice)": _median_ms(lambda i: store.generation(), idx),
         "sections.count() (query_sections, every query)": _median_ms(lambda i: store.sections.count(), idx),
-        "sections.query, 20 results with documents + metadatas": _median_ms(lambda i: store.sections.query(
-            query_embeddings=[vecs[i]], n_results=20, include=["metadatas", "distances", "documents"]), idx),
+        "sections.query, 20 results with documents + metadatas": _median_ms(
+            lambda i: store.sections.query(
+                query_embeddings=[vecs[i]], n_results=20, include=["metadatas", "distances", "documents"]
+            ),
+            idx,
+        ),
         "sentences by filter: sentences_for (where chunk_id $in 5 ids)": _median_ms(
-            lambda i: store.sentences_for(chunk_ids[i]), idx),
+            lambda i: store.sentences_for(chunk_ids[i]), idx
+        ),
         "get_articles(<= 5 ids)": _median_ms(lambda i: store.get_articles(art_ids[i]), idx),
         "sentences by id: get_articles + sentences_by_id (ids from spans)": _median_ms(by_ids, idx),
     }
@@ -369,8 +387,12 @@ def cold_ask(home: Path, n: int, seed: int, runs: int = 3) -> dict[str, Any]:
         inner.append(sum(v for k, v in json.loads(out.stdout)["timings_ms"].items() if k != "retrieve_total_ms"))
     q = questions(n, 1, seed, draw=3)[0]
     probe = subprocess.run([sys.executable, "-c", _COLD_PROBE, q], env=env, capture_output=True, text=True, check=True)
-    return {"walls_s": walls, "median_s": statistics.median(walls), "query_ms": inner,
-            "phases_s": json.loads(probe.stdout.strip().splitlines()[-1])}
+    return {
+        "walls_s": walls,
+        "median_s": statistics.median(walls),
+        "query_ms": inner,
+        "phases_s": json.loads(probe.stdout.strip().splitlines()[-1]),
+    }
 
 
 def format_result(r: dict[str, Any]) -> str:
@@ -391,13 +413,17 @@ def format_result(r: dict[str, Any]) -> str:
     for key, label in (("busy", "with busy processes alongside"), ("busy1", "with busy processes, torch 1 thread")):
         if key in r:
             b = r[key]
-            lines.append(f"  {label}: total p50 {b['p50']['total']:.1f} p95 {b['p95']['total']:.1f}, embed p50 "
-                         f"{b['p50']['embed_ms']:.1f} p95 {b['p95']['embed_ms']:.1f} ms")
+            lines.append(
+                f"  {label}: total p50 {b['p50']['total']:.1f} p95 {b['p95']['total']:.1f}, embed p50 "
+                f"{b['p50']['embed_ms']:.1f} p95 {b['p95']['embed_ms']:.1f} ms"
+            )
     for label, ms in r.get("diag", {}).items():
         lines.append(f"  {label:68s} {ms:7.2f} ms")
     c = r["cold"]
-    lines.append(f"  cold `newsrag ask`: median {c['median_s']:.2f} s (runs: {', '.join(f'{w:.2f}' for w in c['walls_s'])}); "
-                 + ", ".join(f"{k} {v:.2f}" for k, v in c["phases_s"].items()))
+    lines.append(
+        f"  cold `newsrag ask`: median {c['median_s']:.2f} s (runs: {', '.join(f'{w:.2f}' for w in c['walls_s'])}); "
+        + ", ".join(f"{k} {v:.2f}" for k, v in c["phases_s"].items())
+    )
     lines.append(f"  goal p50 <= {GOAL_P50_MS:.0f} ms, p95 <= {GOAL_P95_MS:.0f} ms: {'met' if _ok(r) else 'MISSED'}")
     return "\n".join(lines)
 
@@ -412,13 +438,17 @@ def _load(avg: tuple[float, ...]) -> str:
 
 def doc_section(results: list[dict[str, Any]], command: str) -> str:
     names = {
-        "total": "**total** (`chain.invoke`, wall)", "embed_ms": "question embedding", "dense_ms": "dense search (Chroma)",
-        "lexical_ms": "lexical search (BM25)", "quotes_ms": "quote selection (get_articles + sentence lookup + scoring)",
+        "total": "**total** (`chain.invoke`, wall)",
+        "embed_ms": "question embedding",
+        "dense_ms": "dense search (Chroma)",
+        "lexical_ms": "lexical search (BM25)",
+        "quotes_ms": "quote selection (get_articles + sentence lookup + scoring)",
         "compose_ms": "composition (answerable check + extractive text)",
         "retrieve_total_ms": "retrieve total (embed .. quotes)",
         "retrieve_other_ms": "retrieve, not in a step (rewrite, index lookup, fusion, sections_by_id)",
         "outside_ms": "outside gather/compose (input parsing, Runnable config, Answer)",
     }
+
     def table(runs: list[dict[str, Any]]) -> str:
         head = "| step | " + " | ".join(f"N={r['n']:,} p50 | N={r['n']:,} p95" for r in runs) + " |"
         rows = [head, "|---|" + "---:|---:|" * len(runs)]
@@ -430,33 +460,37 @@ def doc_section(results: list[dict[str, Any]], command: str) -> str:
     if all("single" in r for r in results):
         single = (
             "Second pass over the same questions with `torch.set_num_threads(1)` (load average "
-            + "; ".join(f"N={r['n']:,}: {_load(r['single']['load'][0])} -> {_load(r['single']['load'][1])}"
-                        for r in results)
-            + "):\n\n" + table([r["single"] for r in results]) + "\n"
+            + "; ".join(f"N={r['n']:,}: {_load(r['single']['load'][0])} -> {_load(r['single']['load'][1])}" for r in results)
+            + "):\n\n"
+            + table([r["single"] for r in results])
+            + "\n"
         )
     busy = ""
     if all("busy" in r and "busy1" in r for r in results):
-        busy_rows = ["| pass | " + " | ".join(f"N={r['n']:,} p50 | N={r['n']:,} p95" for r in results) + " |",
-                     "|---|" + "---:|---:|" * len(results)]
-        for key, label in (("busy", f"torch {results[-1]['busy']['threads']} threads (default)"),
-                           ("busy1", "torch 1 thread")):
+        busy_rows = [
+            "| pass | " + " | ".join(f"N={r['n']:,} p50 | N={r['n']:,} p95" for r in results) + " |",
+            "|---|" + "---:|---:|" * len(results),
+        ]
+        for key, label in (("busy", f"torch {results[-1]['busy']['threads']} threads (default)"), ("busy1", "torch 1 thread")):
             for k, what in (("total", "total"), ("embed_ms", "question embedding")):
-                busy_rows.append(f"| {label}: {what} | " + " | ".join(
-                    f"{r[key]['p50'][k]:.1f} | {r[key]['p95'][k]:.1f}" for r in results) + " |")
+                busy_rows.append(
+                    f"| {label}: {what} | "
+                    + " | ".join(f"{r[key]['p50'][k]:.1f} | {r[key]['p95'][k]:.1f}" for r in results)
+                    + " |"
+                )
         busy = (
             f"The same questions again while {results[-1]['busy_n']} other processes busy-loop "
             "(`while True: pass`), standing in for concurrent requests, an ingest or any other program "
-            f"keeping the cores busy ({results[-1]['busy']['queries']} questions per pass):\n\n"
-            + "\n".join(busy_rows) + "\n"
+            f"keeping the cores busy ({results[-1]['busy']['queries']} questions per pass):\n\n" + "\n".join(busy_rows) + "\n"
         )
     big = results[-1]
     diag = ""
     if all("diag" in r for r in results):
         labels = list(big["diag"])
-        diag_rows = ["| call | " + " | ".join(f"N={r['n']:,}" for r in results) + " |",
-                     "|---|" + "---:|" * len(results)]
-        diag_rows += [f"| {label} | " + " | ".join(f"{r['diag'].get(label, float('nan')):.2f}" for r in results) + " |"
-                      for label in labels]
+        diag_rows = ["| call | " + " | ".join(f"N={r['n']:,}" for r in results) + " |", "|---|" + "---:|" * len(results)]
+        diag_rows += [
+            f"| {label} | " + " | ".join(f"{r['diag'].get(label, float('nan')):.2f}" for r in results) + " |" for label in labels
+        ]
         diag = (
             "Median cost of the single store and model calls behind one question (40 questions each, ms); the two "
             "sentence lookups return the same sentences (checked), the chain now fetches by id:\n\n" + "\n".join(diag_rows) + "\n"
@@ -484,13 +518,13 @@ def doc_section(results: list[dict[str, Any]], command: str) -> str:
 Machine: {machine()}. The machine is shared: the load average (1/5/15 min) is given per pass below.
 
 Warm latency of the default chain (`rag.chain.build_chain(settings)`, extractive answerer, top_k 5,
-torch {big['threads']} threads), in milliseconds, over {big['queries']} questions drawn from the synthetic
+torch {big["threads"]} threads), in milliseconds, over {big["queries"]} questions drawn from the synthetic
 vocabulary (`eval.synth.questions`) after {WARMUP} warm-up questions; steps from `Answer.timings_ms`:
 
 {table(results)}
 
-Goal at N={big['n']:,}: p50 <= {GOAL_P50_MS:.0f} ms and p95 <= {GOAL_P95_MS:.0f} ms: **{'met' if _ok(big) else 'missed'}**
-(p50 {big['p50']['total']:.1f} ms, p95 {big['p95']['total']:.1f} ms).
+Goal at N={big["n"]:,}: p50 <= {GOAL_P50_MS:.0f} ms and p95 <= {GOAL_P95_MS:.0f} ms: **{"met" if _ok(big) else "missed"}**
+(p50 {big["p50"]["total"]:.1f} ms, p95 {big["p95"]["total"]:.1f} ms).
 
 {single}
 {busy}
@@ -522,8 +556,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--no-single-thread", action="store_true", help="skip the second pass with 1 torch thread")
     parser.add_argument("--no-diagnose", action="store_true", help="skip timing the single store calls")
-    parser.add_argument("--busy", type=int, default=2,
-                        help="busy-looping processes for the contention passes (0 skips them) [2]")
+    parser.add_argument("--busy", type=int, default=2, help="busy-looping processes for the contention passes (0 skips them) [2]")
     parser.add_argument("--busy-queries", type=int, default=100, help="questions per contention pass [100]")
     parser.add_argument("--profile", type=Path, help="cProfile of a separate pass of the queries at the largest N")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")

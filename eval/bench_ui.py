@@ -96,7 +96,7 @@ def run(clients: int, rounds: int, home: Path) -> dict[str, Any]:
     from gradio_client import Client
 
     from ..ui.app import ANSWER_CONCURRENCY
-    from ..ui.process import running_server
+    from .servers import running_server
 
     asked = questions(clients)
     with running_server(home) as server:
@@ -133,10 +133,20 @@ def run(clients: int, rounds: int, home: Path) -> dict[str, Any]:
     if not latencies:
         raise SystemExit("no request succeeded:\n" + "\n".join(errors[:5]))
     return {
-        "clients": clients, "rounds": rounds, "requests": clients * rounds, "ok": len(latencies),
-        "wrong": wrong, "errors": errors, "cold_first_ms": cold_ms, "p50_ms": _percentile(latencies, 50),
-        "p95_ms": _percentile(latencies, 95), "max_ms": max(latencies), "wall_s": wall,
-        "throughput_rps": len(latencies) / wall, "idle_rss_mb": idle_mb, "peak_rss_mb": rss.peak / 2**20,
+        "clients": clients,
+        "rounds": rounds,
+        "requests": clients * rounds,
+        "ok": len(latencies),
+        "wrong": wrong,
+        "errors": errors,
+        "cold_first_ms": cold_ms,
+        "p50_ms": _percentile(latencies, 50),
+        "p95_ms": _percentile(latencies, 95),
+        "max_ms": max(latencies),
+        "wall_s": wall,
+        "throughput_rps": len(latencies) / wall,
+        "idle_rss_mb": idle_mb,
+        "peak_rss_mb": rss.peak / 2**20,
         "concurrency": ANSWER_CONCURRENCY,
     }
 
@@ -174,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in r["wrong"] + r["errors"]:
         print(f"problem: {line}", file=sys.stderr)
     if not args.no_docs:
-        body = text + f"\nMeasured {dt.date.today().isoformat()} with `python -m eval.bench_ui --clients " \
-                      f"{args.clients} --rounds {args.rounds}` on {machine()}.\n"
+        body = (
+            text + f"\nMeasured {dt.date.today().isoformat()} with `python -m eval.bench_ui --clients "
+            f"{args.clients} --rounds {args.rounds}` on {machine()}.\n"
+        )
         write_doc_section("UI load", body, DOCS)
         print(f"updated the 'UI load' section of {DOCS}")
     return 1 if r["wrong"] or r["errors"] else 0

@@ -17,8 +17,15 @@ if TYPE_CHECKING:
 
 __all__ = ["eval_command", "metrics_table", "markdown_report"]
 
-_RATES = {"quote_validity", "answer_hit", "citation_precision", "citation_recall", "retrieval_recall",
-          "abstention", "false_abstention"}
+_RATES = {
+    "quote_validity",
+    "answer_hit",
+    "citation_precision",
+    "citation_recall",
+    "retrieval_recall",
+    "abstention",
+    "false_abstention",
+}
 
 
 def _thresholds(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
@@ -48,8 +55,10 @@ def _rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
     systems = list(report.systems.values())
     header = ["metric", *(s.name for s in systems)]
     rows = [
-        ["questions (answerable / unanswerable)",
-         *(f"{s.metrics.questions} ({s.metrics.answerable} / {s.metrics.unanswerable})" for s in systems)],
+        [
+            "questions (answerable / unanswerable)",
+            *(f"{s.metrics.questions} ({s.metrics.answerable} / {s.metrics.unanswerable})" for s in systems),
+        ],
         ["citations", *(str(s.metrics.citations) for s in systems)],
     ]
     for name, label in METRICS.items():
@@ -91,22 +100,36 @@ def _failure(q: QuestionResult, titles: dict[str, str]) -> list[str]:
         lines.append("- history: " + " → ".join(f"“{h}”" for h in item.history))
     lines.append(f"- from: `{item.where}`")
     if item.answerable:
-        lines.append("- gold: " + "; ".join(
-            f"“{g}”{'' if covered else ' (not cited)'}" for g, covered in zip(item.gold, v.gold_covered, strict=False)))
+        lines.append(
+            "- gold: "
+            + "; ".join(
+                f"“{g}”{'' if covered else ' (not cited)'}" for g, covered in zip(item.gold, v.gold_covered, strict=False)
+            )
+        )
         lines.append("- gold articles: " + ", ".join(f"{titles.get(i, i)} (`{i}`)" for i in q.gold_article_ids))
     else:
         lines.append("- unanswerable: the articles do not answer it")
     lines.append("- **" + "; ".join(v.problems) + "**")
     if v.diagnosis:
         lines.append(f"- why: {v.diagnosis}")
-    scores = [f"best candidate {v.best_score:.3f}" if v.best_score is not None else "",
-              f"best gold candidate {v.gold_score:.3f}" if v.gold_score is not None else ""]
+    scores = [
+        f"best candidate {v.best_score:.3f}" if v.best_score is not None else "",
+        f"best gold candidate {v.gold_score:.3f}" if v.gold_score is not None else "",
+    ]
     if any(scores):
         lines.append("- scores: " + ", ".join(s for s in scores if s))
-    lines.append("- retrieved: " + ("; ".join(
-        f"{i}. {'**gold** ' if r.article_id in gold_ids else ''}{r.title}"
-        + (f" / {r.headline}" if r.headline else "") + f" ({r.similarity:.3f})"
-        for i, r in enumerate(a.retrieved, start=1)) or "nothing"))
+    lines.append(
+        "- retrieved: "
+        + (
+            "; ".join(
+                f"{i}. {'**gold** ' if r.article_id in gold_ids else ''}{r.title}"
+                + (f" / {r.headline}" if r.headline else "")
+                + f" ({r.similarity:.3f})"
+                for i, r in enumerate(a.retrieved, start=1)
+            )
+            or "nothing"
+        )
+    )
     for c in a.citations:
         mark = " **overlaps gold**" if c.n in v.gold_citations else ""
         mark += " **INVALID QUOTE**" if c.n in v.invalid_citations else ""
@@ -126,11 +149,14 @@ def markdown_report(report: EvalReport) -> str:
     titles = {c.article_id: c.title for s in report.systems.values() for q in s.questions for c in q.answer.citations}
     titles |= {r.article_id: r.title for s in report.systems.values() for q in s.questions for r in q.answer.retrieved}
     lines = [
-        "# newsrag eval report", "",
+        "# newsrag eval report",
+        "",
         f"{report.created:%Y-%m-%d %H:%M} UTC · datasets: {', '.join(f'`{d}`' for d in report.datasets)} · "
         f"corpus: {', '.join(f'`{c}`' for c in report.corpus) or f'the store at `{report.store}`'} · "
-        f"{report.articles} articles · " + ", ".join(f"{k}={v}" for k, v in report.settings.items()), "",
-        f"## Failures: {len(ours.failures)} of {len(ours.questions)} ({SYSTEM})", "",
+        f"{report.articles} articles · " + ", ".join(f"{k}={v}" for k, v in report.settings.items()),
+        "",
+        f"## Failures: {len(ours.failures)} of {len(ours.questions)} ({SYSTEM})",
+        "",
     ]
     for q in ours.failures:
         lines += _failure(q, titles)
@@ -143,12 +169,17 @@ def markdown_report(report: EvalReport) -> str:
         if s.name == SYSTEM:
             continue
         lines += [f"## Failures of the {s.name} baseline: {len(s.failures)} of {len(s.questions)}", ""]
-        lines += [f"- {q.item.id}: {'; '.join(q.verdict.problems)}"
-                  + (f" ({q.verdict.diagnosis})" if q.verdict.diagnosis else "") for q in s.failures]
+        lines += [
+            f"- {q.item.id}: {'; '.join(q.verdict.problems)}" + (f" ({q.verdict.diagnosis})" if q.verdict.diagnosis else "")
+            for q in s.failures
+        ]
         lines.append("")
-    lines += [f"## All questions ({SYSTEM})", "",
-              "| id | pass | answerable | abstained | hit | gold rank | best score | latency ms | question |",
-              "|---|---|---|---|---|---:|---:|---:|---|"]
+    lines += [
+        f"## All questions ({SYSTEM})",
+        "",
+        "| id | pass | answerable | abstained | hit | gold rank | best score | latency ms | question |",
+        "|---|---|---|---|---|---:|---:|---:|---|",
+    ]
     for q in ours.questions:
         v = q.verdict
         lines.append(
@@ -162,29 +193,55 @@ def markdown_report(report: EvalReport) -> str:
 
 @click.command("eval", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("datasets", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--corpus", multiple=True, metavar="PATH",
-              help="Ingest these files/folders into a fresh temporary store first (repeatable).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the full report (every answer and verdict) as JSON.")
-@click.option("--report", "md_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a Markdown report, failures first.")
-@click.option("--min", "minimums", multiple=True, metavar="METRIC=VALUE", callback=_thresholds,
-              help=f"Exit non-zero when newsrag's METRIC is below VALUE (repeatable). Metrics: {', '.join(METRICS)}.")
-@click.option("--max", "maximums", multiple=True, metavar="METRIC=VALUE", callback=_thresholds,
-              help="Exit non-zero when newsrag's METRIC is above VALUE (e.g. false_abstention, latency_p95_ms).")
+@click.option(
+    "--corpus", multiple=True, metavar="PATH", help="Ingest these files/folders into a fresh temporary store first (repeatable)."
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the full report (every answer and verdict) as JSON.",
+)
+@click.option(
+    "--report", "md_out", type=click.Path(dir_okay=False, path_type=Path), help="Write a Markdown report, failures first."
+)
+@click.option(
+    "--min",
+    "minimums",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    callback=_thresholds,
+    help=f"Exit non-zero when newsrag's METRIC is below VALUE (repeatable). Metrics: {', '.join(METRICS)}.",
+)
+@click.option(
+    "--max",
+    "maximums",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    callback=_thresholds,
+    help="Exit non-zero when newsrag's METRIC is above VALUE (e.g. false_abstention, latency_p95_ms).",
+)
 @click.option("--baseline", type=click.Choice(["naive"]), help="Also run a plain LangChain RAG, side by side.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: on in a terminal).")
 @click.pass_context
-def eval_command(ctx: click.Context, datasets: tuple[Path, ...], corpus: tuple[str, ...], json_out: Path | None,
-                 md_out: Path | None, minimums: dict[str, float], maximums: dict[str, float], baseline: str | None,
-                 progress: bool | None) -> None:
+def eval_command(
+    ctx: click.Context,
+    datasets: tuple[Path, ...],
+    corpus: tuple[str, ...],
+    json_out: Path | None,
+    md_out: Path | None,
+    minimums: dict[str, float],
+    maximums: dict[str, float],
+    baseline: str | None,
+    progress: bool | None,
+) -> None:
     """Evaluate answers against DATASET files (JSON Lines; see docs/eval.md)."""
     import sys
 
-    from .metrics import check_thresholds
-    from .runner import SYSTEM, run_eval
     from ..rag.errors import NewsragError
     from ..rag.settings import Settings
+    from .metrics import check_thresholds
+    from .runner import SYSTEM, run_eval
 
     base: dict[str, Any] = dict(ctx.obj or {})
     try:
@@ -193,8 +250,14 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], corpus: tuple[s
         raise click.ClickException(f"bad setting: {e}") from e
     show = sys.stderr.isatty() and settings.progress if progress is None else progress
     try:
-        report = run_eval(list(datasets), corpus=list(corpus) or None, settings=settings, baseline=baseline,
-                          progress=bool(show), log_line=lambda line: click.echo(line, err=True))
+        report = run_eval(
+            list(datasets),
+            corpus=list(corpus) or None,
+            settings=settings,
+            baseline=baseline,
+            progress=bool(show),
+            log_line=lambda line: click.echo(line, err=True),
+        )
     except NewsragError as e:
         raise click.ClickException(str(e)) from e
     click.echo(metrics_table(report))
@@ -202,8 +265,9 @@ def eval_command(ctx: click.Context, datasets: tuple[Path, ...], corpus: tuple[s
     if failures:
         click.echo(f"\n{SYSTEM} failures ({len(failures)} of {len(report.systems[SYSTEM].questions)}):")
         for q in failures:
-            click.echo(f"  {q.item.id}: {'; '.join(q.verdict.problems)}"
-                       + (f" [{q.verdict.diagnosis}]" if q.verdict.diagnosis else ""))
+            click.echo(
+                f"  {q.item.id}: {'; '.join(q.verdict.problems)}" + (f" [{q.verdict.diagnosis}]" if q.verdict.diagnosis else "")
+            )
     if json_out:
         json_out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {json_out}", err=True)

@@ -23,8 +23,7 @@ from pydantic import BaseModel, Field
 from ..rag.errors import NewsragError
 from ..rag.models import ArticleSummary
 
-__all__ = ["DatasetError", "DatasetItem", "GoldSpan", "ResolvedItem", "load_dataset", "load_datasets", "resolve_gold",
-           "FIELDS"]
+__all__ = ["DatasetError", "DatasetItem", "GoldSpan", "ResolvedItem", "load_dataset", "load_datasets", "resolve_gold", "FIELDS"]
 
 #: The keys a dataset line may have; anything else is a typo and is refused.
 FIELDS = ("id", "question", "history", "gold", "gold_articles", "answerable")
@@ -75,8 +74,11 @@ def _fail(where: str, problem: str, remedy: str) -> DatasetError:
 
 def _strings(value: Any, key: str, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _fail(where, f"{key!r} must be a list of strings, got {json.dumps(value, ensure_ascii=False)[:80]}",
-                    f'write it as "{key}": ["...", "..."]')
+        raise _fail(
+            where,
+            f"{key!r} must be a list of strings, got {json.dumps(value, ensure_ascii=False)[:80]}",
+            f'write it as "{key}": ["...", "..."]',
+        )
     if any(not v.strip() for v in value):
         raise _fail(where, f"{key!r} contains an empty string", "remove it")
     return list(value)
@@ -98,19 +100,34 @@ def _item(raw: Any, source: str, line: int) -> DatasetItem:
     if not isinstance(question, str) or not question.strip():
         raise _fail(where, f"'question' of {qid!r} must be a non-empty string", "write the question text")
     if not isinstance(answerable, bool):
-        raise _fail(where, f"'answerable' of {qid!r} must be true or false, got {answerable!r}",
-                    "use JSON true/false (not a string)")
+        raise _fail(
+            where, f"'answerable' of {qid!r} must be true or false, got {answerable!r}", "use JSON true/false (not a string)"
+        )
     history = _strings(raw.get("history", []), "history", where)
     gold = _strings(raw["gold"], "gold", where)
     gold_articles = _strings(raw.get("gold_articles", []), "gold_articles", where)
     if answerable and not gold:
-        raise _fail(where, f"{qid!r} is answerable but has no gold strings",
-                    "add the exact article text that answers it to 'gold', or set \"answerable\": false")
+        raise _fail(
+            where,
+            f"{qid!r} is answerable but has no gold strings",
+            "add the exact article text that answers it to 'gold', or set \"answerable\": false",
+        )
     if not answerable and (gold or gold_articles):
-        raise _fail(where, f"{qid!r} is unanswerable but has gold strings or articles",
-                    "empty 'gold' and 'gold_articles', or set \"answerable\": true")
-    return DatasetItem(id=qid, question=question, history=history, gold=gold, gold_articles=gold_articles,
-                       answerable=answerable, source=source, line=line)
+        raise _fail(
+            where,
+            f"{qid!r} is unanswerable but has gold strings or articles",
+            "empty 'gold' and 'gold_articles', or set \"answerable\": true",
+        )
+    return DatasetItem(
+        id=qid,
+        question=question,
+        history=history,
+        gold=gold,
+        gold_articles=gold_articles,
+        answerable=answerable,
+        source=source,
+        line=line,
+    )
 
 
 def load_dataset(path: str | Path) -> list[DatasetItem]:
@@ -122,8 +139,9 @@ def load_dataset(path: str | Path) -> list[DatasetItem]:
     except FileNotFoundError:
         raise DatasetError(f"{source}: no such dataset file; check the path") from None
     except UnicodeDecodeError as e:
-        raise DatasetError(f"{source}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
-                           "save it as UTF-8") from e
+        raise DatasetError(
+            f"{source}: not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); save it as UTF-8"
+        ) from e
     except OSError as e:
         raise DatasetError(f"{source}: cannot read it ({e.strerror})") from e
     items: list[DatasetItem] = []
@@ -134,8 +152,9 @@ def load_dataset(path: str | Path) -> list[DatasetItem]:
         try:
             raw = json.loads(stripped)
         except json.JSONDecodeError as e:
-            raise _fail(f"{source}:{n}", f"not valid JSON ({e.msg} at column {e.colno})",
-                        "each line must be one complete JSON object") from e
+            raise _fail(
+                f"{source}:{n}", f"not valid JSON ({e.msg} at column {e.colno})", "each line must be one complete JSON object"
+            ) from e
         items.append(_item(raw, source, n))
     if not items:
         raise DatasetError(f"{source}: the dataset has no questions; add one JSON object per line")
@@ -149,8 +168,9 @@ def load_datasets(paths: Iterable[str | Path]) -> list[DatasetItem]:
     for path in paths:
         for item in load_dataset(path):
             if item.id in seen:
-                raise _fail(item.where, f"duplicate id {item.id!r} (first at {seen[item.id].where})",
-                            "give every question its own id")
+                raise _fail(
+                    item.where, f"duplicate id {item.id!r} (first at {seen[item.id].where})", "give every question its own id"
+                )
             seen[item.id] = item
             items.append(item)
     if not items:
@@ -158,8 +178,7 @@ def load_datasets(paths: Iterable[str | Path]) -> list[DatasetItem]:
     return items
 
 
-def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary],
-                 texts: dict[str, str]) -> list[ResolvedItem]:
+def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary], texts: dict[str, str]) -> list[ResolvedItem]:
     """Map gold article names to stored ids and locate every occurrence of every gold string.
 
     ``articles`` are the stored articles and ``texts`` their stored text by id. A gold article may be an
@@ -179,9 +198,12 @@ def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary
         for ref in item.gold_articles:
             found = [ref] if ref in ids else by_name.get(Path(ref).name, [])
             if not found:
-                raise _fail(item.where, f"gold article {ref!r} of {item.id!r} is not in the store",
-                            "ingest it (e.g. `newsrag eval ... --corpus FOLDER`) or fix the file name / article id "
-                            "(`newsrag articles` lists what is stored)")
+                raise _fail(
+                    item.where,
+                    f"gold article {ref!r} of {item.id!r} is not in the store",
+                    "ingest it (e.g. `newsrag eval ... --corpus FOLDER`) or fix the file name / article id "
+                    "(`newsrag articles` lists what is stored)",
+                )
             gold_ids.extend(i for i in found if i not in gold_ids)
         search = gold_ids or sorted(texts)
         spans: list[GoldSpan] = []
@@ -195,8 +217,11 @@ def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary
                     start = text.find(gold, start + 1)
             if not located:
                 where = "its gold articles " + ", ".join(item.gold_articles) if item.gold_articles else "any stored article"
-                raise _fail(item.where, f"gold string {gold!r} of {item.id!r} does not occur in {where}",
-                            "copy it exactly from the article text (same quotes, apostrophes and spacing)")
+                raise _fail(
+                    item.where,
+                    f"gold string {gold!r} of {item.id!r} does not occur in {where}",
+                    "copy it exactly from the article text (same quotes, apostrophes and spacing)",
+                )
             spans.extend(located)
         if not gold_ids:
             gold_ids = sorted({s.article_id for s in spans})

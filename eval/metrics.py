@@ -12,12 +12,22 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from .datasets import GoldSpan, ResolvedItem
 from ..rag.models import Answer, Citation, Retrieved
+from .datasets import GoldSpan, ResolvedItem
 
 __all__ = [
-    "Verdict", "Metrics", "METRICS", "LOWER_IS_BETTER", "quote_is_valid", "overlaps", "retrieval_ranks",
-    "judge", "summarize", "percentile", "parse_threshold", "check_thresholds",
+    "Verdict",
+    "Metrics",
+    "METRICS",
+    "LOWER_IS_BETTER",
+    "quote_is_valid",
+    "overlaps",
+    "retrieval_ranks",
+    "judge",
+    "summarize",
+    "percentile",
+    "parse_threshold",
+    "check_thresholds",
 ]
 
 #: Metric names accepted by ``--min`` / ``--max``, with the label the table prints.
@@ -119,16 +129,20 @@ def judge(answer: Answer, resolved: ResolvedItem, texts: dict[str, str], latency
         c = next(c for c in answer.citations if c.n == n)
         problems.append(f"citation [{n}] is not the stored text of {c.article_id} at [{c.start}, {c.end})")
     verdict = Verdict(
-        id=item.id, answerable=item.answerable, abstained=answer.abstained, passed=False,
-        citations=len(answer.citations), quoted_chars=sum(len(c.quote) for c in answer.citations),
-        invalid_citations=invalid, k=len(answer.retrieved),
+        id=item.id,
+        answerable=item.answerable,
+        abstained=answer.abstained,
+        passed=False,
+        citations=len(answer.citations),
+        quoted_chars=sum(len(c.quote) for c in answer.citations),
+        invalid_citations=invalid,
+        k=len(answer.retrieved),
         latency_ms=round(latency_ms, 2),
     )
     if item.answerable:
         verdict.gold_citations = [c.n for c in answer.citations if any(overlaps(c, s) for s in resolved.spans)]
         verdict.gold_covered = [
-            any(overlaps(c, s) for c in answer.citations for s in resolved.spans if s.gold == g)
-            for g in range(len(item.gold))
+            any(overlaps(c, s) for c in answer.citations for s in resolved.spans if s.gold == g) for g in range(len(item.gold))
         ]
         verdict.answer_hit = bool(verdict.gold_citations)
         rank, recall = retrieval_ranks(answer.retrieved, resolved.gold_article_ids)
@@ -171,7 +185,10 @@ def summarize(verdicts: Sequence[Verdict]) -> Metrics:
     answered = [v for v in verdicts if not v.abstained]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     return Metrics(
-        questions=len(verdicts), answerable=len(ans), unanswerable=len(unans), citations=n_cit,
+        questions=len(verdicts),
+        answerable=len(ans),
+        unanswerable=len(unans),
+        citations=n_cit,
         quote_validity=_rate(n_cit - n_invalid, n_cit),
         answer_hit=_rate(sum(1 for v in ans if v.answer_hit), len(ans)),
         citation_precision=_rate(sum(len(v.gold_citations) for v in ans), ans_cit),

@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .datasets import DatasetItem, ResolvedItem, load_datasets, resolve_gold
-from .metrics import Metrics, Verdict, judge, summarize
 from ..rag.errors import NewsragError
 from ..rag.models import Answer, Article
 from ..rag.settings import Settings, get_settings
+from .datasets import DatasetItem, ResolvedItem, load_datasets, resolve_gold
+from .metrics import Metrics, Verdict, judge, summarize
 
 __all__ = ["EvalError", "EvalReport", "SystemResult", "QuestionResult", "run_eval", "SYSTEM"]
 
@@ -72,8 +72,10 @@ class EvalReport(BaseModel):
 
 
 def _newsrag_description(settings: Settings) -> str:
-    return (f"newsrag chain ({settings.answerer}; top_k={settings.top_k}, max_quotes={settings.max_quotes}, "
-            f"abstain_threshold={settings.abstain_threshold})")
+    return (
+        f"newsrag chain ({settings.answerer}; top_k={settings.top_k}, max_quotes={settings.max_quotes}, "
+        f"abstain_threshold={settings.abstain_threshold})"
+    )
 
 
 def _payload(item: DatasetItem) -> dict[str, Any]:
@@ -86,8 +88,7 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="question", disable=not enabled, file=sys.stderr, leave=False)
 
 
-def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdict,
-              articles: dict[str, Article]) -> None:
+def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdict, articles: dict[str, Article]) -> None:
     """Why a newsrag answer failed, from the chain's own evidence (best candidate score, gold rank)."""
     from ..rag.chain import ChainInput
 
@@ -96,9 +97,13 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
     cands = ev.candidates
     verdict.best_score = round(cands[0].score, 4) if cands else None
     gold_pos = next(
-        (i for i, c in enumerate(cands)
-         if any(c.record.article_id == s.article_id and c.record.start < s.end and s.start < c.record.end
-                for s in resolved.spans)),
+        (
+            i
+            for i, c in enumerate(cands)
+            if any(
+                c.record.article_id == s.article_id and c.record.start < s.end and s.start < c.record.end for s in resolved.spans
+            )
+        ),
         None,
     )
     if gold_pos is not None:
@@ -106,8 +111,11 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
     if verdict.passed:
         return
     best = f"{verdict.best_score:.3f}" if verdict.best_score is not None else "none (no candidates)"
-    gold = (f"the best gold sentence is candidate #{gold_pos + 1} of {len(cands)} (score {verdict.gold_score:.3f})"
-            if gold_pos is not None else f"no gold sentence among the {len(cands)} candidates")
+    gold = (
+        f"the best gold sentence is candidate #{gold_pos + 1} of {len(cands)} (score {verdict.gold_score:.3f})"
+        if gold_pos is not None
+        else f"no gold sentence among the {len(cands)} candidates"
+    )
     if not resolved.item.answerable:
         top = cands[0].record if cands else None
         title = articles[top.article_id].title if top and top.article_id in articles else "?"
@@ -115,7 +123,7 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
         return
     if answer.abstained:
         _, reason = chain.answerable(ev)
-        why = (f"the chain found {reason}" if reason else f"best candidate score {best} < threshold {threshold:.2f}")
+        why = f"the chain found {reason}" if reason else f"best candidate score {best} < threshold {threshold:.2f}"
         verdict.diagnosis = f"abstained: {why}; {gold}"
         return
     if verdict.gold_rank is None:
@@ -127,31 +135,35 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
         section = article.section_of(s.start) if article else None
         if section is not None:
             gold_sections.add((s.article_id, section.index))
-    hit_rank = next((i for i, r in enumerate(answer.retrieved, start=1)
-                     if (r.article_id, r.section) in gold_sections), None)
+    hit_rank = next((i for i, r in enumerate(answer.retrieved, start=1) if (r.article_id, r.section) in gold_sections), None)
     if hit_rank is None:
-        verdict.diagnosis = (f"section miss: gold article retrieved at rank {verdict.gold_rank}, but not the section "
-                             f"that holds the gold string; {gold}")
+        verdict.diagnosis = (
+            f"section miss: gold article retrieved at rank {verdict.gold_rank}, but not the section "
+            f"that holds the gold string; {gold}"
+        )
     else:
-        verdict.diagnosis = (f"quote choice: gold section retrieved at rank {hit_rank}, top candidate score {best}; "
-                             f"{gold}{_floor_note(verdict, threshold)}")
+        verdict.diagnosis = (
+            f"quote choice: gold section retrieved at rank {hit_rank}, top candidate score {best}; "
+            f"{gold}{_floor_note(verdict, threshold)}"
+        )
 
 
 def _floor_note(verdict: Verdict, threshold: float) -> str:
     """Whether the gold sentence fell below the chain's quote floor or lost the selection above it."""
-    from ..rag import quote
+    from ..rag.quote import PARAMS
 
-    margin = getattr(quote, "MARGIN", None)
-    if verdict.gold_score is None or verdict.best_score is None or margin is None:
+    margin = PARAMS.margin
+    if verdict.gold_score is None or verdict.best_score is None:
         return "; other sentences were quoted"
     floor = max(threshold, verdict.best_score - margin)
     if verdict.gold_score < floor:
-        return f", below the quote floor {floor:.3f} = max(threshold, best - MARGIN {margin})"
+        return f", below the quote floor {floor:.3f} = max(threshold, best - margin {margin})"
     return f", above the quote floor {floor:.3f} but not selected (diversity, per-article or max_quotes limits)"
 
 
-def _run_newsrag(chain: Any, resolved: Sequence[ResolvedItem], texts: dict[str, str],
-                 articles: dict[str, Article], show: bool) -> list[QuestionResult]:
+def _run_newsrag(
+    chain: Any, resolved: Sequence[ResolvedItem], texts: dict[str, str], articles: dict[str, Article], show: bool
+) -> list[QuestionResult]:
     diagnose = hasattr(chain, "gather") and getattr(chain, "llm", None) is None
     if resolved:
         chain.invoke(_payload(resolved[0].item))  # warm-up: model, lexical index; not timed
@@ -194,8 +206,9 @@ def _run_naive(naive: Any, resolved: Sequence[ResolvedItem], texts: dict[str, st
                 elif verdict.gold_rank is None:
                     verdict.diagnosis = f"retrieval miss: no gold article among the {verdict.k} retrieved chunks"
                 else:
-                    verdict.diagnosis = (f"gold article retrieved at rank {verdict.gold_rank}, "
-                                         "but no retrieved chunk contains a gold string")
+                    verdict.diagnosis = (
+                        f"gold article retrieved at rank {verdict.gold_rank}, but no retrieved chunk contains a gold string"
+                    )
             out.append(QuestionResult(item=r.item, gold_article_ids=r.gold_article_ids, answer=answer, verdict=verdict))
             bar.update(1)
     finally:
@@ -232,8 +245,15 @@ def run_eval(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run(items: list[DatasetItem], dataset_paths: list[str], corpus: list[str], settings: Settings,
-         baseline: str | None, progress: bool, say: Callable[[str], None]) -> EvalReport:
+def _run(
+    items: list[DatasetItem],
+    dataset_paths: list[str],
+    corpus: list[str],
+    settings: Settings,
+    baseline: str | None,
+    progress: bool,
+    say: Callable[[str], None],
+) -> EvalReport:
     from ..ingest import ingest_paths
     from ..rag.chain import build_chain
     from ..rag.embed import make_embedder
@@ -244,8 +264,11 @@ def _run(items: list[DatasetItem], dataset_paths: list[str], corpus: list[str], 
     if corpus:
         report = ingest_paths(corpus, settings, progress=progress, store=store, embedder=embedder)
         if not report.ok:
-            raise EvalError(f"--corpus: {report.failed} input(s) failed to ingest: " + "; ".join(report.errors[:5])
-                            + "; fix or remove them so that the run measures the intended corpus")
+            raise EvalError(
+                f"--corpus: {report.failed} input(s) failed to ingest: "
+                + "; ".join(report.errors[:5])
+                + "; fix or remove them so that the run measures the intended corpus"
+            )
         say(f"ingested the corpus into a temporary store: {report.summary()}")
         where = "temporary store built from --corpus"
     else:
@@ -260,8 +283,7 @@ def _run(items: list[DatasetItem], dataset_paths: list[str], corpus: list[str], 
 
     chain = build_chain(settings, store=store, embedder=embedder)
     say(f"asking {len(items)} questions over {len(summaries)} articles")
-    systems = {SYSTEM: SystemResult(
-        name=SYSTEM, description=_newsrag_description(settings), metrics=summarize([]), questions=[])}
+    systems = {SYSTEM: SystemResult(name=SYSTEM, description=_newsrag_description(settings), metrics=summarize([]), questions=[])}
     systems[SYSTEM].questions = _run_newsrag(chain, resolved, texts, articles, progress)
     if baseline == "naive":
         from .baseline import CHUNK_OVERLAP, CHUNK_SIZE, TOP_K, NaiveRag
@@ -272,20 +294,29 @@ def _run(items: list[DatasetItem], dataset_paths: list[str], corpus: list[str], 
         finally:
             naive.close()
         systems["naive"] = SystemResult(
-            name="naive", questions=questions, metrics=summarize([]),
-            description=(f"LangChain RecursiveCharacterTextSplitter({CHUNK_SIZE}/{CHUNK_OVERLAP}) + Chroma "
-                         f"top-{TOP_K}, same embedding model, whole chunks cited, never abstains"),
+            name="naive",
+            questions=questions,
+            metrics=summarize([]),
+            description=(
+                f"LangChain RecursiveCharacterTextSplitter({CHUNK_SIZE}/{CHUNK_OVERLAP}) + Chroma "
+                f"top-{TOP_K}, same embedding model, whole chunks cited, never abstains"
+            ),
         )
     for system in systems.values():
         system.metrics = summarize([q.verdict for q in system.questions])
     return EvalReport(
-        created=dt.datetime.now(dt.UTC).replace(microsecond=0), datasets=dataset_paths, corpus=corpus, store=where,
+        created=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        datasets=dataset_paths,
+        corpus=corpus,
+        store=where,
         articles=len(summaries),
         settings={
-            "embedding_model": settings.embedding_model, "answerer": settings.answerer, "top_k": settings.top_k,
-            "max_quotes": settings.max_quotes, "abstain_threshold": settings.abstain_threshold,
+            "embedding_model": settings.embedding_model,
+            "answerer": settings.answerer,
+            "top_k": settings.top_k,
+            "max_quotes": settings.max_quotes,
+            "abstain_threshold": settings.abstain_threshold,
             "chunk_chars": settings.chunk_chars,
         },
         systems=systems,
     )
-

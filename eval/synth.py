@@ -23,8 +23,14 @@ from pathlib import Path
 __all__ = ["generate", "write_corpus", "questions", "self_check", "DOMAINS"]
 
 DOMAINS = (
-    "harbourgazette.example", "tidewater-times.example", "northlight.example", "dailyledger.example",
-    "valleypost.example", "metrowire.example", "coastalherald.example", "civicbrief.example",
+    "harbourgazette.example",
+    "tidewater-times.example",
+    "northlight.example",
+    "dailyledger.example",
+    "valleypost.example",
+    "metrowire.example",
+    "coastalherald.example",
+    "civicbrief.example",
 )
 
 # -- vocabulary --------------------------------------------------------------------------------------
@@ -56,54 +62,128 @@ def _topic(name: str, nouns: str, roles: str, orgs: str, units: str) -> Topic:
 
 
 TOPICS = (
-    _topic("water", "reservoir, rationing scheme, desalination plant, water main, drought plan, pipeline upgrade, "
-           "hosepipe ban, treatment works", "water commissioner, utilities director, hydrologist",
-           "Water Board, Utilities Commission, Reservoir Trust", "households"),
-    _topic("transport", "rail strike, timetable, freight line, bus network, tram extension, station upgrade, "
-           "fare increase, signalling system", "transport minister, union negotiator, rail operator chief",
-           "Rail Authority, Transit Company, Drivers Union", "passengers"),
-    _topic("health", "vaccine trial, clinic, hospital ward, nasal spray, waiting list, nursing shortage, "
-           "emergency department, screening programme", "health secretary, lead researcher, chief nurse",
-           "Health Trust, Medical Council, Patients Association", "patients"),
-    _topic("energy", "wind farm, substation, electricity tariff, solar array, grid connection, gas pipeline, "
-           "battery plant, heat network", "energy regulator, grid engineer, power company spokesperson",
-           "Power Cooperative, Energy Regulator, Grid Operator", "homes"),
-    _topic("housing", "housing estate, rent cap, planning permit, tower block, eviction notice, social housing "
-           "scheme, building code, mortgage relief", "housing minister, tenant organiser, planning officer",
-           "Housing Association, Tenants Union, Planning Board", "tenants"),
-    _topic("education", "school budget, teacher contract, exam season, university campus, tuition fee, literacy "
-           "programme, school meal scheme, classroom expansion", "education secretary, head teacher, student leader",
-           "School District, Teachers Guild, University Senate", "pupils"),
-    _topic("sport", "cup final, stadium lease, transfer fee, training ground, season ticket, youth academy, "
-           "doping inquiry, broadcast deal", "club chairman, head coach, league commissioner",
-           "Football Club, Athletics League, Rowing Federation", "supporters"),
-    _topic("technology", "data centre, app store, privacy fine, broadband rollout, chip factory, software update, "
-           "cyber attack, tablet recall", "data protection officer, chief engineer, consumer advocate",
-           "Digital Agency, Telecom Group, Consumer Watchdog", "users"),
-    _topic("farming", "grain harvest, fishing quota, dairy price, fertiliser subsidy, orchard blight, irrigation "
-           "canal, livestock market, crop insurance", "agriculture minister, farmers leader, fisheries inspector",
-           "Farmers Federation, Fisheries Council, Grain Exchange", "farms"),
-    _topic("justice", "court ruling, appeal hearing, bail decision, police inquiry, sentencing review, jury trial, "
-           "prison transfer, witness statement", "chief prosecutor, defence lawyer, police commissioner",
-           "High Court, Police Service, Bar Council", "cases"),
-    _topic("finance", "budget deficit, bond issue, interest rate, pension fund, tax rebate, bank merger, port fee, "
-           "export levy", "finance minister, central bank governor, treasury official",
-           "Treasury, Savings Bank, Chamber of Commerce", "savers"),
-    _topic("environment", "flood barrier, wildfire season, coastal erosion, emission target, recycling plant, river "
-           "cleanup, tree planting drive, air quality alert", "environment minister, ecologist, park ranger",
-           "Environment Agency, Rivers Trust, Conservation Society", "residents"),
-    _topic("culture", "film festival, museum extension, theatre season, book prize, concert hall, heritage listing, "
-           "art auction, music venue", "culture minister, festival director, museum curator",
-           "Arts Council, Heritage Trust, Philharmonic Society", "visitors"),
-    _topic("labour", "factory closure, wage agreement, strike ballot, shipyard contract, warehouse expansion, union "
-           "vote, minimum wage, job cuts", "labour minister, shop steward, plant manager",
-           "Dockworkers Union, Manufacturing Group, Employers Federation", "workers"),
-    _topic("diplomacy", "border talks, naval exercise, ceasefire proposal, trade delegation, embassy visit, sanctions "
-           "package, peace summit, troop rotation", "foreign minister, ambassador, defence secretary",
-           "Foreign Ministry, Defence Council, Border Commission", "citizens"),
-    _topic("science", "storm warning, research vessel, telescope project, earthquake drill, satellite launch, "
-           "heatwave plan, glacier survey, laboratory grant", "chief scientist, meteorologist, mission director",
-           "Space Agency, Weather Service, Science Foundation", "researchers"),
+    _topic(
+        "water",
+        "reservoir, rationing scheme, desalination plant, water main, drought plan, pipeline upgrade, "
+        "hosepipe ban, treatment works",
+        "water commissioner, utilities director, hydrologist",
+        "Water Board, Utilities Commission, Reservoir Trust",
+        "households",
+    ),
+    _topic(
+        "transport",
+        "rail strike, timetable, freight line, bus network, tram extension, station upgrade, fare increase, signalling system",
+        "transport minister, union negotiator, rail operator chief",
+        "Rail Authority, Transit Company, Drivers Union",
+        "passengers",
+    ),
+    _topic(
+        "health",
+        "vaccine trial, clinic, hospital ward, nasal spray, waiting list, nursing shortage, "
+        "emergency department, screening programme",
+        "health secretary, lead researcher, chief nurse",
+        "Health Trust, Medical Council, Patients Association",
+        "patients",
+    ),
+    _topic(
+        "energy",
+        "wind farm, substation, electricity tariff, solar array, grid connection, gas pipeline, battery plant, heat network",
+        "energy regulator, grid engineer, power company spokesperson",
+        "Power Cooperative, Energy Regulator, Grid Operator",
+        "homes",
+    ),
+    _topic(
+        "housing",
+        "housing estate, rent cap, planning permit, tower block, eviction notice, social housing "
+        "scheme, building code, mortgage relief",
+        "housing minister, tenant organiser, planning officer",
+        "Housing Association, Tenants Union, Planning Board",
+        "tenants",
+    ),
+    _topic(
+        "education",
+        "school budget, teacher contract, exam season, university campus, tuition fee, literacy "
+        "programme, school meal scheme, classroom expansion",
+        "education secretary, head teacher, student leader",
+        "School District, Teachers Guild, University Senate",
+        "pupils",
+    ),
+    _topic(
+        "sport",
+        "cup final, stadium lease, transfer fee, training ground, season ticket, youth academy, doping inquiry, broadcast deal",
+        "club chairman, head coach, league commissioner",
+        "Football Club, Athletics League, Rowing Federation",
+        "supporters",
+    ),
+    _topic(
+        "technology",
+        "data centre, app store, privacy fine, broadband rollout, chip factory, software update, cyber attack, tablet recall",
+        "data protection officer, chief engineer, consumer advocate",
+        "Digital Agency, Telecom Group, Consumer Watchdog",
+        "users",
+    ),
+    _topic(
+        "farming",
+        "grain harvest, fishing quota, dairy price, fertiliser subsidy, orchard blight, irrigation "
+        "canal, livestock market, crop insurance",
+        "agriculture minister, farmers leader, fisheries inspector",
+        "Farmers Federation, Fisheries Council, Grain Exchange",
+        "farms",
+    ),
+    _topic(
+        "justice",
+        "court ruling, appeal hearing, bail decision, police inquiry, sentencing review, jury trial, "
+        "prison transfer, witness statement",
+        "chief prosecutor, defence lawyer, police commissioner",
+        "High Court, Police Service, Bar Council",
+        "cases",
+    ),
+    _topic(
+        "finance",
+        "budget deficit, bond issue, interest rate, pension fund, tax rebate, bank merger, port fee, export levy",
+        "finance minister, central bank governor, treasury official",
+        "Treasury, Savings Bank, Chamber of Commerce",
+        "savers",
+    ),
+    _topic(
+        "environment",
+        "flood barrier, wildfire season, coastal erosion, emission target, recycling plant, river "
+        "cleanup, tree planting drive, air quality alert",
+        "environment minister, ecologist, park ranger",
+        "Environment Agency, Rivers Trust, Conservation Society",
+        "residents",
+    ),
+    _topic(
+        "culture",
+        "film festival, museum extension, theatre season, book prize, concert hall, heritage listing, art auction, music venue",
+        "culture minister, festival director, museum curator",
+        "Arts Council, Heritage Trust, Philharmonic Society",
+        "visitors",
+    ),
+    _topic(
+        "labour",
+        "factory closure, wage agreement, strike ballot, shipyard contract, warehouse expansion, union "
+        "vote, minimum wage, job cuts",
+        "labour minister, shop steward, plant manager",
+        "Dockworkers Union, Manufacturing Group, Employers Federation",
+        "workers",
+    ),
+    _topic(
+        "diplomacy",
+        "border talks, naval exercise, ceasefire proposal, trade delegation, embassy visit, sanctions "
+        "package, peace summit, troop rotation",
+        "foreign minister, ambassador, defence secretary",
+        "Foreign Ministry, Defence Council, Border Commission",
+        "citizens",
+    ),
+    _topic(
+        "science",
+        "storm warning, research vessel, telescope project, earthquake drill, satellite launch, "
+        "heatwave plan, glacier survey, laboratory grant",
+        "chief scientist, meteorologist, mission director",
+        "Space Agency, Weather Service, Science Foundation",
+        "researchers",
+    ),
 )
 
 ADJECTIVES = (
@@ -111,45 +191,62 @@ ADJECTIVES = (
     "unexpected significant cautious revised emergency long-awaited disputed scaled-back expanded"
 ).split()
 VERBS = (  # (past tense for prose, third person for headlines)
-    ("approved", "Approves"), ("delayed", "Delays"), ("suspended", "Suspends"), ("expanded", "Expands"),
-    ("scrapped", "Scraps"), ("postponed", "Postpones"), ("revised", "Revises"), ("defended", "Defends"),
-    ("backed", "Backs"), ("funded", "Funds"), ("extended", "Extends"), ("cancelled", "Cancels"),
-    ("reviewed", "Reviews"), ("endorsed", "Endorses"), ("challenged", "Challenges"), ("paused", "Pauses"),
+    ("approved", "Approves"),
+    ("delayed", "Delays"),
+    ("suspended", "Suspends"),
+    ("expanded", "Expands"),
+    ("scrapped", "Scraps"),
+    ("postponed", "Postpones"),
+    ("revised", "Revises"),
+    ("defended", "Defends"),
+    ("backed", "Backs"),
+    ("funded", "Funds"),
+    ("extended", "Extends"),
+    ("cancelled", "Cancels"),
+    ("reviewed", "Reviews"),
+    ("endorsed", "Endorses"),
+    ("challenged", "Challenges"),
+    ("paused", "Pauses"),
 )
 WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 MONTHS = "January February March April May June July August September October November December".split()
 PERIODS = ("winter", "summer", "two years", "three months", "financial year", "spring", "decade", "season")
 REASONS = (
-    "rising costs", "a shortage of staff", "legal objections", "a lack of public consultation", "safety concerns",
-    "an accounting error", "pressure from local businesses", "a failed inspection", "falling demand",
-    "a dispute over funding", "new national rules", "a wave of complaints",
+    "rising costs",
+    "a shortage of staff",
+    "legal objections",
+    "a lack of public consultation",
+    "safety concerns",
+    "an accounting error",
+    "pressure from local businesses",
+    "a failed inspection",
+    "falling demand",
+    "a dispute over funding",
+    "new national rules",
+    "a wave of complaints",
 )
 
 # Prose templates. Fields: P person, S surname, R role, O org, O2 other org, L place, L2 other place,
 # N noun, N2 other noun, A adjective, V past verb, X count, K small count, Y year, Y2 earlier year, M month, D weekday,
 # T period, E reason, U units, $ money, % percentage.
 SENTENCES = (
-    "The {O} {V} the {A} {N} on {D}, a decision that officials in {L} said would affect roughly {X} {U} over "
-    "the coming {T}.",
+    "The {O} {V} the {A} {N} on {D}, a decision that officials in {L} said would affect roughly {X} {U} over the coming {T}.",
     "\u201cWe have spent {K} months preparing for this {N}, and the {N2} is finally in place,\u201d {P}, the {R}, "
     "told reporters in {L}.",
-    "According to figures released by the {O}, spending on the {N} rose by {%} in {Y}, the sharpest increase "
-    "since {Y2}.",
+    "According to figures released by the {O}, spending on the {N} rose by {%} in {Y}, the sharpest increase since {Y2}.",
     "Critics, including {P} of the {O2}, argued that the {N} had been rushed and that people in {L} were given "
     "too little time to respond.",
     "The {N} is expected to cost about {$} and will be reviewed by the {O} before the end of {M}.",
     "{S} said the {N2} would remain {A} until an independent review of the {N} is completed later this year.",
     "Local businesses in {L} reported a {A} drop in trade after the {N} was announced, and several owners said "
     "they had not been consulted.",
-    "The {R} declined to say whether the {N} would be extended to neighbouring {L2}, where a similar {N2} was "
-    "abandoned in {Y2}.",
+    "The {R} declined to say whether the {N} would be extended to neighbouring {L2}, where a similar {N2} was abandoned in {Y2}.",
     "Officials stressed that the {N} was temporary and that the {N2} would be reassessed every {K} weeks.",
     "In a statement, the {O} said it had received more than {X} complaints about the {N} since {M}.",
     "The {N} was first proposed in {Y2} but stalled for years because of {E}.",
     "Opposition members in {L} called for a public hearing on the {N}, citing {E} and the {A} timetable.",
     "\u201cNobody in {L} should have to choose between the {N} and the {N2},\u201d {S} said at a meeting on {D}.",
-    "{P}, who has led the {O2} since {Y2}, said the group would challenge the {N} if the {O} did not publish "
-    "its assessment.",
+    "{P}, who has led the {O2} since {Y2}, said the group would challenge the {N} if the {O} did not publish its assessment.",
     "The announcement followed {A} talks between the {O} and the {O2} that lasted until late on {D} evening.",
     "Residents who attended the briefing in {L} asked why the {N2} had not been mentioned in the original plan.",
     "A report commissioned by the {O} found that {%} of {U} in {L} would be affected by the {N} within a year.",
@@ -257,10 +354,14 @@ class _Filler:
         names = [f"{rng.choice(GIVEN_NAMES)} {s}" for s in rng.sample(SURNAMES, 2)]
         other = rng.choice([t for t in TOPICS if t is not self.topic])
         self.cast = {
-            "L": places[0], "L2": places[1], "P": names[0], "P2": names[1],
-            "O": f"{places[0]} {self.topic.orgs[0]}", "O2": rng.choice([
-                f"{places[1]} {rng.choice(self.topic.orgs[1:])}", f"{places[0]} {rng.choice(other.orgs)}"]),
-            "R": rng.choice(self.topic.roles), "U": self.topic.units,
+            "L": places[0],
+            "L2": places[1],
+            "P": names[0],
+            "P2": names[1],
+            "O": f"{places[0]} {self.topic.orgs[0]}",
+            "O2": rng.choice([f"{places[1]} {rng.choice(self.topic.orgs[1:])}", f"{places[0]} {rng.choice(other.orgs)}"]),
+            "R": rng.choice(self.topic.roles),
+            "U": self.topic.units,
         }
         self.main, self.second = rng.sample(self.topic.nouns, 2)
         self.cast["N"], self.cast["N2"] = self.main, self.second
@@ -283,15 +384,34 @@ class _Filler:
         verb = rng.choice(VERBS)
         adj = rng.choice(ADJECTIVES)
         values = {
-            "P": person, "S": person.split()[-1], "R": self.cast["R"], "O": self.cast["O"], "O2": self.cast["O2"],
-            "L": self.cast["L"], "L2": self.cast["L2"], "N": noun, "N2": noun2, "A": adj, "V": verb[0],
+            "P": person,
+            "S": person.split()[-1],
+            "R": self.cast["R"],
+            "O": self.cast["O"],
+            "O2": self.cast["O2"],
+            "L": self.cast["L"],
+            "L2": self.cast["L2"],
+            "N": noun,
+            "N2": noun2,
+            "A": adj,
+            "V": verb[0],
             "X": str(rng.choice([rng.randint(3, 60), rng.randint(100, 990), rng.randint(1_000, 45_000)])),
-            "K": str(rng.randint(2, 18)), "Y": str(year), "Y2": str(year - rng.randint(2, 12)),
-            "M": rng.choice(MONTHS), "D": rng.choice(WEEKDAYS),
-            "T": rng.choice(PERIODS), "E": rng.choice(REASONS), "U": self.cast["U"],
-            "$": f"${rng.randint(2, 95)}.{rng.randint(1, 9)} million", "%": f"{rng.randint(3, 64)} percent",
-            "Nt": _title_case(noun), "N2t": _title_case(noun2), "Vt": verb[1], "At": _title_case(adj),
-            "Ot": self.cast["O"], "Et": _title_case(rng.choice(REASONS)),
+            "K": str(rng.randint(2, 18)),
+            "Y": str(year),
+            "Y2": str(year - rng.randint(2, 12)),
+            "M": rng.choice(MONTHS),
+            "D": rng.choice(WEEKDAYS),
+            "T": rng.choice(PERIODS),
+            "E": rng.choice(REASONS),
+            "U": self.cast["U"],
+            "$": f"${rng.randint(2, 95)}.{rng.randint(1, 9)} million",
+            "%": f"{rng.randint(3, 64)} percent",
+            "Nt": _title_case(noun),
+            "N2t": _title_case(noun2),
+            "Vt": verb[1],
+            "At": _title_case(adj),
+            "Ot": self.cast["O"],
+            "Et": _title_case(rng.choice(REASONS)),
         }
         out = template
         for key in sorted(values, key=len, reverse=True):  # "N2t" before "N2" before "N"

@@ -20,7 +20,7 @@ _EXPORTS = {
     "parse_text": ".parse",
     "reindex": ".reindex",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = ["ingest_paths", "IngestReport", "parse_file", "parse_text", "reindex"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

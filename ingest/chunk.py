@@ -52,8 +52,13 @@ def make_chunks(article: Article, max_chars: int = 1500) -> list[Chunk]:
                 continue
             chunks.append(
                 Chunk(
-                    id=chunk_id(article.id, section.index, part), article_id=article.id, section=section.index,
-                    part=part, start=start, end=end, text=text,
+                    id=chunk_id(article.id, section.index, part),
+                    article_id=article.id,
+                    section=section.index,
+                    part=part,
+                    start=start,
+                    end=end,
+                    text=text,
                     embed_text="\n".join(x for x in (article.title, heading, text) if x),
                 )
             )

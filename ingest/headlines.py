@@ -27,7 +27,7 @@ SMALL_WORDS = frozenset(
 )
 SENTENCE_END = ".!?"
 CLOSERS = "\"'”’)]"
-OPEN_QUOTES = "\"“‘"
+OPEN_QUOTES = '"“‘'
 
 _WORD = re.compile(r"\S+")
 _HAS_LOWER_WORD = re.compile(r"[a-z]")
@@ -61,7 +61,7 @@ def looks_like_headline(text: str) -> bool:
         return False
     if not all(_word_ok(w) for w in words):
         return False
-    last = words[-1].strip("?!\"”’")
+    last = words[-1].strip('?!"”’')
     # the last word must be a whole capitalised word, a number or an acronym
     return bool(last) and (last[0].isupper() or last[0].isdigit())
 
@@ -141,11 +141,7 @@ def find_line_headlines(text: str) -> list[tuple[int, int]]:
             continue
         if marker:
             found.append((start, end))
-        elif (
-            looks_like_headline(body)
-            and body[-1] not in "."
-            and _is_own_paragraph(text, m.start(), m.end())
-        ):
+        elif looks_like_headline(body) and body[-1] not in "." and _is_own_paragraph(text, m.start(), m.end()):
             found.append((start, end))
     return found
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .headlines import find_glued_headlines, find_line_headlines
-from ..rag.sentences import sentence_spans
 from ..rag.dates import iso_date
 from ..rag.errors import ParseError
 from ..rag.models import Article, Section, Sentence
+from ..rag.sentences import sentence_spans
+from .headlines import find_glued_headlines, find_line_headlines
 
 __all__ = ["PARSER_VERSION", "parse_file", "parse_text", "article_id_for", "ParsedFile", "ARTICLE_SUFFIXES"]
 
@@ -133,15 +133,14 @@ def _parse_jsonl(path: Path, text: str, resolved: str) -> ParsedFile:
                 raise ParseError(source, "expected a JSON object with url, date, title, text", n)
             body = record.get("text")
             if not isinstance(body, str) or not body.strip():
-                raise ParseError(source, "record has no \"text\"; line skipped", n)
+                raise ParseError(source, 'record has no "text"; line skipped', n)
             title = record.get("title")
             if title is not None and not isinstance(title, str):
-                raise ParseError(source, "\"title\" must be a string", n)
+                raise ParseError(source, '"title" must be a string', n)
             url = _check_url(record.get("url"), source, n)
             date = _parse_date(record.get("date"), source, n)
             articles.append(
-                _build(body, title=(title or "").strip() or _first_words(body), url=url, date=date,
-                       path=resolved, line=n)
+                _build(body, title=(title or "").strip() or _first_words(body), url=url, date=date, path=resolved, line=n)
             )
         except ParseError as e:
             errors.append(e)

@@ -31,8 +31,15 @@ from .chunk import make_chunks, sentence_embed_text
 from .parse import ARTICLE_SUFFIXES, parse_file
 
 __all__ = [
-    "IngestReport", "FileResult", "IngestPlan", "ingest_paths", "plan_ingest", "apply_plan", "discover",
-    "write_articles", "WRITE_BATCH",
+    "IngestReport",
+    "FileResult",
+    "IngestPlan",
+    "ingest_paths",
+    "plan_ingest",
+    "apply_plan",
+    "discover",
+    "write_articles",
+    "WRITE_BATCH",
 ]
 
 log = logging.getLogger(__name__)
@@ -125,8 +132,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
     return unique, missing
 
 
-def plan_ingest(paths: Iterable[str | Path], markers: dict[str, Marker], max_file_bytes: int,
-                prune: bool = False) -> IngestPlan:
+def plan_ingest(paths: Iterable[str | Path], markers: dict[str, Marker], max_file_bytes: int, prune: bool = False) -> IngestPlan:
     """Read the inputs and decide what happens to each article, against the store's ``markers``."""
     plan = IngestPlan()
     files, missing = discover(paths)
@@ -153,27 +159,39 @@ def plan_ingest(paths: Iterable[str | Path], markers: dict[str, Marker], max_fil
             continue
         if m.path in complete:
             plan.delete.append(aid)
-            plan.results.append(FileResult(path=m.path, line=m.line, status="pruned", article_id=aid,
-                                           reason="no longer in this file (its URL changed or its record was removed)"))
+            plan.results.append(
+                FileResult(
+                    path=m.path,
+                    line=m.line,
+                    status="pruned",
+                    article_id=aid,
+                    reason="no longer in this file (its URL changed or its record was removed)",
+                )
+            )
         elif prune and not Path(m.path).exists():
             plan.delete.append(aid)
-            plan.results.append(FileResult(path=m.path, line=m.line, status="pruned", article_id=aid,
-                                           reason="file is gone"))
+            plan.results.append(FileResult(path=m.path, line=m.line, status="pruned", article_id=aid, reason="file is gone"))
     return plan
 
 
-def _decide(plan: IngestPlan, article: Article, path: Path, markers: dict[str, Marker],
-            seen: dict[str, FileResult]) -> FileResult:
-    result = FileResult(path=str(path), line=article.line, status="unchanged", article_id=article.id,
-                        title=article.title)
+def _decide(
+    plan: IngestPlan, article: Article, path: Path, markers: dict[str, Marker], seen: dict[str, FileResult]
+) -> FileResult:
+    result = FileResult(path=str(path), line=article.line, status="unchanged", article_id=article.id, title=article.title)
     first = seen.get(article.id)
     if first is not None:
-        return result.model_copy(update={"status": "failed", "reason": f"same URL as {first.where} (article "
-                                         f"{article.id}); skipped, keep one copy"})
+        return result.model_copy(
+            update={"status": "failed", "reason": f"same URL as {first.where} (article {article.id}); skipped, keep one copy"}
+        )
     stored = markers.get(article.id)
     if stored and stored.path and stored.path != article.path and Path(stored.path).exists():
-        return result.model_copy(update={"status": "failed", "reason": f"same URL as the stored article from "
-                                         f"{stored.path}; skipped (run `newsrag delete {article.id}` first to replace it)"})
+        return result.model_copy(
+            update={
+                "status": "failed",
+                "reason": f"same URL as the stored article from "
+                f"{stored.path}; skipped (run `newsrag delete {article.id}` first to replace it)",
+            }
+        )
     seen[article.id] = result
     if stored and (stored.hash, stored.path, stored.line) == (article.content_hash, article.path, article.line):
         return result
@@ -220,8 +238,9 @@ def _add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
     return a[0] + b[0], a[1] + b[1]
 
 
-def _write_batch(store: Store, embedder: Embedder, batch: Sequence[Article], chunk_chars: int,
-                 on_batch: Callable[[int], None] | None) -> tuple[int, int]:
+def _write_batch(
+    store: Store, embedder: Embedder, batch: Sequence[Article], chunk_chars: int, on_batch: Callable[[int], None] | None
+) -> tuple[int, int]:
     chunks = [make_chunks(a, chunk_chars) for a in batch]
     texts = [c.embed_text for cs in chunks for c in cs]
     texts += [sentence_embed_text(a, s) for a in batch for s in a.sentences]
@@ -240,8 +259,7 @@ def _write_batch(store: Store, embedder: Embedder, batch: Sequence[Article], chu
     return sum(len(cs) for cs in chunks), sum(len(a.sentences) for a in batch)
 
 
-def apply_plan(plan: IngestPlan, store: Store, embedder: Embedder, settings: Settings,
-               progress: bool = False) -> tuple[int, int]:
+def apply_plan(plan: IngestPlan, store: Store, embedder: Embedder, settings: Settings, progress: bool = False) -> tuple[int, int]:
     """Carry out a plan: delete, then embed and write; returns (sections, sentences) written."""
     if not (plan.changed or store.is_dirty()):
         return 0, 0
@@ -251,8 +269,9 @@ def apply_plan(plan: IngestPlan, store: Store, embedder: Embedder, settings: Set
         store.delete(plan.delete)
     bar = _progress(len(plan.write), progress and sys.stderr.isatty(), "embedding")
     try:
-        written = write_articles(store, embedder, planned_articles(plan, settings.max_file_bytes),
-                                 settings.chunk_chars, on_batch=bar.update)
+        written = write_articles(
+            store, embedder, planned_articles(plan, settings.max_file_bytes), settings.chunk_chars, on_batch=bar.update
+        )
     finally:
         bar.close()
     store.set_dirty(False)
@@ -262,8 +281,7 @@ def apply_plan(plan: IngestPlan, store: Store, embedder: Embedder, settings: Set
 def _progress(total: int, enabled: bool, desc: str) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="article", disable=not enabled or total == 0, file=sys.stderr,
-                leave=False)
+    return tqdm(total=total, desc=desc, unit="article", disable=not enabled or total == 0, file=sys.stderr, leave=False)
 
 
 def ingest_paths(

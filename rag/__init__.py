@@ -24,7 +24,17 @@ _EXPORTS = {
     "NewsragChain": ".chain",
     "build_chain": ".chain",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Answer",
+    "Article",
+    "ArticleSummary",
+    "Citation",
+    "Retrieved",
+    "Settings",
+    "get_settings",
+    "NewsragChain",
+    "build_chain",
+]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

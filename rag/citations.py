@@ -15,9 +15,18 @@ def cite(article: Article, start: int, end: int, n: int, score: float) -> Citati
         raise ValueError(f"span [{start}, {end}) is outside article {article.id} ({len(article.text)} characters)")
     section = article.section_of(start)
     return Citation(
-        n=n, quote=article.text[start:end], article_id=article.id, title=article.title, url=article.url,
-        date=article.date, source=article.source, section=section.index if section else 0,
-        headline=section.headline if section else None, start=start, end=end, score=round(score, 4),
+        n=n,
+        quote=article.text[start:end],
+        article_id=article.id,
+        title=article.title,
+        url=article.url,
+        date=article.date,
+        source=article.source,
+        section=section.index if section else 0,
+        headline=section.headline if section else None,
+        start=start,
+        end=end,
+        score=round(score, 4),
     )
 
 

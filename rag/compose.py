@@ -34,8 +34,6 @@ def extractive_lines(citations: list[Citation]) -> Iterator[str]:
 def abstention_text(related: list[Retrieved], reason: str | None = None) -> str:
     text = NO_ANSWER if not reason else f"{NO_ANSWER[:-1]}: {reason}."
     if related:
-        names = "; ".join(
-            f"“{r.headline}” in {r.title}" if r.headline else r.title for r in related[:3]
-        )
+        names = "; ".join(f"“{r.headline}” in {r.title}" if r.headline else r.title for r in related[:3])
         text += f" Related sections, not an answer: {names}."
     return text

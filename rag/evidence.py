@@ -60,15 +60,26 @@ class Evidence:
     @property
     def retrieved(self) -> list[Retrieved]:
         return [
-            Retrieved(article_id=f.article_id, section=f.section, headline=f.headline, title=f.title,
-                      similarity=round(f.dense, 4), fused=round(f.score, 6))
+            Retrieved(
+                article_id=f.article_id,
+                section=f.section,
+                headline=f.headline,
+                title=f.title,
+                similarity=round(f.dense, 4),
+                fused=round(f.score, 6),
+            )
             for f in self.sections
         ]
 
 
 def make_answer(ev: Evidence, text: str, citations: list[Citation], abstained: bool, backend: str) -> Answer:
     return Answer(
-        question=ev.inp.question, answer=text, abstained=abstained, citations=citations,
-        retrieved=ev.retrieved, timings_ms={k: round(v, 2) for k, v in ev.timings.items()},
-        rewritten_question=ev.query if ev.query != ev.inp.question else None, backend=backend,
+        question=ev.inp.question,
+        answer=text,
+        abstained=abstained,
+        citations=citations,
+        retrieved=ev.retrieved,
+        timings_ms={k: round(v, 2) for k, v in ev.timings.items()},
+        rewritten_question=ev.query if ev.query != ev.inp.question else None,
+        backend=backend,
     )

@@ -34,12 +34,17 @@ class LlamaCppChat(BaseChatModel):
         return self._llama
 
     def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         out = self._model().create_chat_completion(
             messages=[{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages],
-            max_tokens=self.max_tokens, temperature=self.temperature, stop=stop,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            stop=stop,
         )
         text = out["choices"][0]["message"]["content"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

@@ -58,8 +58,13 @@ class LexicalIndex:
             retriever = bm25s.BM25()
             retriever.index(corpus, show_progress=False)
         return cls(
-            generation=generation, ids=ids, article_ids=np.array(arts, dtype=object), days=np.array(days, dtype=np.int64),
-            sources=np.array(sources, dtype=object), df=df, retriever=retriever,
+            generation=generation,
+            ids=ids,
+            article_ids=np.array(arts, dtype=object),
+            days=np.array(days, dtype=np.int64),
+            sources=np.array(sources, dtype=object),
+            df=df,
+            retriever=retriever,
         )
 
     def __len__(self) -> int:

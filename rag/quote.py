@@ -14,17 +14,27 @@ from .retrieve import Fused
 from .store import SentenceRecord
 from .text import content_words, tokens
 
-__all__ = ["Candidate", "Quote", "score_sentences", "select", "merge", "W_SENTENCE", "W_SECTION", "W_LEXICAL"]
+__all__ = ["Candidate", "Quote", "QuoteParams", "PARAMS", "score_sentences", "select", "merge"]
 
-W_SENTENCE = 0.6
-W_SECTION = 0.25
-W_LEXICAL = 0.25
-DUPLICATE_SIM = 0.92
-MARGIN = 0.12
-PER_ARTICLE = 4
-MMR_LAMBDA = 0.1
-#: A chosen sentence's neighbour joins its quote when it scores at most this much lower.
-NEIGHBOUR_MARGIN = 0.2
+
+@dataclass(frozen=True)
+class QuoteParams:
+    """Every number quote selection uses, in one place. A sentence's score is
+    ``sentence * cos(question, sentence) + section * cos(question, its section) + lexical * overlap``
+    where overlap is the idf-weighted share of the question's content words the sentence (with its
+    headline) contains; then selection keeps sentences within ``margin`` of the best one."""
+
+    sentence: float = 0.6  #: weight of the sentence's own similarity to the question
+    section: float = 0.25  #: weight of its section's similarity (context: "he said" sentences)
+    lexical: float = 0.25  #: weight of the word overlap
+    margin: float = 0.12  #: candidates scoring more than this below the best are not quoted
+    duplicate: float = 0.92  #: a sentence this similar to one already chosen from its article is a repeat
+    per_article: int = 4  #: quotes per article at most
+    mmr_lambda: float = 0.1  #: how much similarity to chosen sentences of the same article costs
+    neighbour_margin: float = 0.2  #: a chosen sentence's neighbour within this much joins its quote
+
+
+PARAMS = QuoteParams()
 
 
 @dataclass
@@ -61,8 +71,13 @@ def lexical_overlap(query_terms: list[str], text_terms: set[str], index: Lexical
 
 
 def score_sentences(
-    qvec: np.ndarray, query: str, sentences: list[SentenceRecord], sections: list[Fused], index: LexicalIndex,
+    qvec: np.ndarray,
+    query: str,
+    sentences: list[SentenceRecord],
+    sections: list[Fused],
+    index: LexicalIndex,
     headlines: dict[str, str] | None = None,
+    params: QuoteParams = PARAMS,
 ) -> list[Candidate]:
     if not sentences:
         return []
@@ -78,40 +93,41 @@ def score_sentences(
             sec = float(d)  # lexical-only section: no chunk similarity known, use the sentence's own
         terms = content_words(rec.text) | content_words(headlines.get(rec.chunk_id, ""))
         lex = lexical_overlap(q_terms, terms, index)
-        score = W_SENTENCE * float(d) + W_SECTION * sec + W_LEXICAL * lex
+        score = params.sentence * float(d) + params.section * sec + params.lexical * lex
         out.append(Candidate(rec, float(d), sec, lex, score))
     out.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
     return out
 
 
-def select(cands: list[Candidate], max_quotes: int, floor: float) -> list[Candidate]:
+def select(cands: list[Candidate], max_quotes: int, floor: float, params: QuoteParams = PARAMS) -> list[Candidate]:
     """Greedy MMR: high score, but not a near-repeat of a sentence already chosen from the same article.
     The same statement in two articles is kept: citing each source is the point."""
     if not cands:
         return []
     best = cands[0].score
-    pool = [c for c in cands if c.score >= max(floor, best - MARGIN)]
+    pool = [c for c in cands if c.score >= max(floor, best - params.margin)]
     chosen: list[Candidate] = []
     per_article: dict[str, int] = {}
     while pool and len(chosen) < max_quotes:
+
         def mmr(c: Candidate) -> float:
             same = [s for s in chosen if s.record.article_id == c.record.article_id]
             sim = max((float(c.record.vector @ s.record.vector) for s in same), default=0.0)
-            return c.score - MMR_LAMBDA * sim
+            return c.score - params.mmr_lambda * sim
 
         pick = max(pool, key=lambda c: (mmr(c), -c.record.start))
         pool.remove(pick)
         same = [s for s in chosen if s.record.article_id == pick.record.article_id]
-        if any(float(pick.record.vector @ s.record.vector) > DUPLICATE_SIM for s in same):
+        if any(float(pick.record.vector @ s.record.vector) > params.duplicate for s in same):
             continue
-        if per_article.get(pick.record.article_id, 0) >= PER_ARTICLE:
+        if per_article.get(pick.record.article_id, 0) >= params.per_article:
             continue
         chosen.append(pick)
         per_article[pick.record.article_id] = per_article.get(pick.record.article_id, 0) + 1
-    return chosen + neighbours(chosen, cands, floor)
+    return chosen + neighbours(chosen, cands, floor, params)
 
 
-def neighbours(chosen: list[Candidate], cands: list[Candidate], floor: float) -> list[Candidate]:
+def neighbours(chosen: list[Candidate], cands: list[Candidate], floor: float, params: QuoteParams = PARAMS) -> list[Candidate]:
     """Sentences right before or after a chosen one, in the same section, nearly as relevant: they extend
     that quote (merged by :func:`merge`) instead of becoming citations of their own."""
     at = {(c.record.article_id, c.record.index): c for c in cands}
@@ -122,8 +138,10 @@ def neighbours(chosen: list[Candidate], cands: list[Candidate], floor: float) ->
             key = (c.record.article_id, c.record.index + step)
             n = at.get(key)
             if (
-                n is not None and key not in taken and n.record.section == c.record.section
-                and n.score >= max(floor, c.score - NEIGHBOUR_MARGIN)
+                n is not None
+                and key not in taken
+                and n.record.section == c.record.section
+                and n.score >= max(floor, c.score - params.neighbour_margin)
             ):
                 taken.add(key)
                 extra.append(n)

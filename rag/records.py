@@ -16,8 +16,19 @@ import numpy as np
 from .dates import iso_date
 from .models import Article, ArticleSummary, Chunk, Section, Sentence
 
-__all__ = ["sentence_id", "day_number", "SectionHit", "SentenceRecord", "base_meta", "article_meta", "chunk_lookup",
-           "summary_from", "article_from", "hit_from", "origin"]
+__all__ = [
+    "sentence_id",
+    "day_number",
+    "SectionHit",
+    "SentenceRecord",
+    "base_meta",
+    "article_meta",
+    "chunk_lookup",
+    "summary_from",
+    "article_from",
+    "hit_from",
+    "origin",
+]
 
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -58,14 +69,23 @@ class SentenceRecord:
 
 def base_meta(a: Article) -> dict[str, Any]:
     return {
-        "article_id": a.id, "title": a.title, "url": a.url or "", "source": a.source or "",
-        "date": a.date.isoformat() if a.date else "", "day": day_number(a.date), "hash": a.content_hash,
+        "article_id": a.id,
+        "title": a.title,
+        "url": a.url or "",
+        "source": a.source or "",
+        "date": a.date.isoformat() if a.date else "",
+        "day": day_number(a.date),
+        "hash": a.content_hash,
     }
 
 
 def article_meta(a: Article, model: str) -> dict[str, Any]:
     return base_meta(a) | {
-        "path": a.path or "", "line": a.line or 0, "n_sections": len(a.sections), "n_sentences": len(a.sentences), "model": model,
+        "path": a.path or "",
+        "line": a.line or 0,
+        "n_sections": len(a.sections),
+        "n_sentences": len(a.sentences),
+        "model": model,
         "sections": json.dumps([[s.start, s.body_start, s.end, s.headline] for s in a.sections]),
         "sentences": json.dumps([[s.section, s.start, s.end] for s in a.sentences]),
         "ingested": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -96,9 +116,15 @@ def origin(meta: dict[str, Any]) -> tuple[str | None, int | None]:
 def summary_from(article_id: str, meta: dict[str, Any]) -> ArticleSummary:
     path, line = origin(meta)
     return ArticleSummary(
-        id=article_id, title=meta.get("title", ""), url=meta.get("url") or None, source=meta.get("source") or None,
-        date=iso_date(meta.get("date"), "stored date"), path=path, line=line,
-        n_sections=int(meta.get("n_sections", 0)), n_sentences=int(meta.get("n_sentences", 0)),
+        id=article_id,
+        title=meta.get("title", ""),
+        url=meta.get("url") or None,
+        source=meta.get("source") or None,
+        date=iso_date(meta.get("date"), "stored date"),
+        path=path,
+        line=line,
+        n_sections=int(meta.get("n_sections", 0)),
+        n_sentences=int(meta.get("n_sentences", 0)),
     )
 
 
@@ -115,6 +141,12 @@ def article_from(article_id: str, meta: dict[str, Any], text: str) -> Article:
 
 def hit_from(cid: str, meta: dict[str, Any], score: float, doc: str) -> SectionHit:
     return SectionHit(
-        chunk_id=cid, article_id=meta["article_id"], section=int(meta["section"]), headline=meta.get("headline") or None,
-        title=meta.get("title", ""), score=score, text=doc, metadata=meta,
+        chunk_id=cid,
+        article_id=meta["article_id"],
+        section=int(meta["section"]),
+        headline=meta.get("headline") or None,
+        title=meta.get("title", ""),
+        score=score,
+        text=doc,
+        metadata=meta,
     )

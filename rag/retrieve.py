@@ -33,8 +33,10 @@ class Filters:
         if unknown:
             raise QueryError(f"unknown filter {sorted(unknown)}; allowed: since, until, sources, article_ids")
         return cls(
-            since=_date(raw.get("since"), "since"), until=_date(raw.get("until"), "until"),
-            sources=_strings(raw.get("sources"), "sources"), article_ids=_strings(raw.get("article_ids"), "article_ids"),
+            since=_date(raw.get("since"), "since"),
+            until=_date(raw.get("until"), "until"),
+            sources=_strings(raw.get("sources"), "sources"),
+            article_ids=_strings(raw.get("article_ids"), "article_ids"),
         )
 
     def chroma_where(self) -> dict[str, Any] | None:
@@ -54,8 +56,10 @@ class Filters:
 
     def lexical_mask(self, index: LexicalIndex) -> np.ndarray | None:
         return index.mask(
-            day_number(self.since) if self.since else None, day_number(self.until) if self.until else None,
-            list(self.sources), list(self.article_ids),
+            day_number(self.since) if self.since else None,
+            day_number(self.until) if self.until else None,
+            list(self.sources),
+            list(self.article_ids),
         )
 
 
@@ -90,7 +94,12 @@ class Fused:
 
 
 def retrieve(
-    store: Store, index: LexicalIndex, vector: np.ndarray, query: str, filters: Filters, k: int,
+    store: Store,
+    index: LexicalIndex,
+    vector: np.ndarray,
+    query: str,
+    filters: Filters,
+    k: int,
     timings: dict[str, float] | None = None,
 ) -> list[Fused]:
     """The k best sections for the query, by reciprocal-rank fusion of dense and BM25 rankings."""
@@ -121,6 +130,11 @@ def retrieve(
 
 def _fused(hit: SectionHit, score: float) -> Fused:
     return Fused(
-        chunk_id=hit.chunk_id, article_id=hit.article_id, section=hit.section, headline=hit.headline,
-        title=hit.title, score=score, meta=hit.metadata,
+        chunk_id=hit.chunk_id,
+        article_id=hit.article_id,
+        section=hit.section,
+        headline=hit.headline,
+        title=hit.title,
+        score=score,
+        meta=hit.metadata,
     )

@@ -18,8 +18,33 @@ _SUBJECT = re.compile(
     re.I,
 )
 _PROPER = re.compile(r"\b(?:[A-Z][\w’'-]*)(?:\s+(?:of|the|de|van|von|for)?\s*[A-Z][\w’'-]*)*")
-_QUESTION_WORDS = {"what", "who", "how", "why", "when", "where", "which", "did", "does", "do", "is", "was", "are",
-                   "were", "and", "but", "has", "have", "will", "can", "could", "tell", "give", "list", "so"}
+_QUESTION_WORDS = {
+    "what",
+    "who",
+    "how",
+    "why",
+    "when",
+    "where",
+    "which",
+    "did",
+    "does",
+    "do",
+    "is",
+    "was",
+    "are",
+    "were",
+    "and",
+    "but",
+    "has",
+    "have",
+    "will",
+    "can",
+    "could",
+    "tell",
+    "give",
+    "list",
+    "so",
+}
 _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|her|their|its)\b", re.I)
 _POSSESSIVE = {"his", "her", "their", "its"}
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
@@ -53,6 +78,7 @@ def _resolve(question: str, previous: str | None) -> str:
         return f"{previous.rstrip(' ?.!')}, and {topic}?"
     subject = subject_of(previous)
     if subject and _PRONOUN.search(question):
+
         def swap(p: re.Match[str]) -> str:
             return subject + "’s" if p.group(1).lower() in _POSSESSIVE else subject
 

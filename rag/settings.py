@@ -25,26 +25,20 @@ AnswererName = Literal["extractive", "openai", "ollama", "gguf"]
 class Settings(BaseSettings):
     """Every knob newsrag has. Environment variables are ``NEWSRAG_<FIELD>`` (case-insensitive)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="NEWSRAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="NEWSRAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     home: Path = Field(default=Path("~/.newsrag"), description="Data folder (embedded Chroma, indexes).")
     chroma_url: str | None = Field(
         default=None, description="URL of a Chroma server (http://host:port); embedded Chroma when unset."
     )
     collection: str = Field(default="newsrag", description="Prefix of the Chroma collections.")
-    embedding_model: str = Field(
-        default=BUNDLED_MODEL, description="sentence-transformers model name or local path."
-    )
+    embedding_model: str = Field(default=BUNDLED_MODEL, description="sentence-transformers model name or local path.")
     embedding_batch_size: int = Field(default=64, ge=1)
     max_file_bytes: int = Field(default=5_000_000, ge=1, description="Larger input files are refused.")
     chunk_chars: int = Field(default=1500, ge=200, description="Sections longer than this are split.")
     top_k: int = Field(default=5, ge=1, le=50, description="Sections retrieved per question.")
     max_quotes: int = Field(default=4, ge=1, le=12)
-    abstain_threshold: float = Field(
-        default=0.40, description="Minimum relevance of the best quote; below it newsrag abstains."
-    )
+    abstain_threshold: float = Field(default=0.40, description="Minimum relevance of the best quote; below it newsrag abstains.")
     answerer: AnswererName = "extractive"
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "local"

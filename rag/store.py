@@ -39,7 +39,8 @@ from .records import (
 )
 from .settings import Settings, get_settings
 
-__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite", "Marker", "pages"]  # records re-exported
+# SectionHit, SentenceRecord and day_number are re-exported from .records
+__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite", "Marker", "pages"]
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,7 @@ def _client_for(settings: Settings) -> Any:
         except Exception as e:  # connection refused, bad folder, ...
             where = settings.chroma_url or settings.chroma_path
             raise StoreError(
-                f"cannot open the Chroma store at {where}: {e}. "
-                "Check NEWSRAG_CHROMA_URL (is `chroma run` up?) or NEWSRAG_HOME."
+                f"cannot open the Chroma store at {where}: {e}. Check NEWSRAG_CHROMA_URL (is `chroma run` up?) or NEWSRAG_HOME."
             ) from e
         _CLIENTS[key] = client
         return client
@@ -213,8 +213,13 @@ class Store:
                 sec_docs.append(chunk.embed_text)
                 sec_metas.append(
                     base
-                    | {"section": chunk.section, "headline": section.headline or "", "part": chunk.part,
-                       "start": chunk.start, "end": chunk.end}
+                    | {
+                        "section": chunk.section,
+                        "headline": section.headline or "",
+                        "part": chunk.part,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                    }
                 )
             chunk_of = chunk_lookup(w.chunks)
             for sent, vec in zip(a.sentences, w.sentence_vectors, strict=True):
@@ -222,8 +227,16 @@ class Store:
                 sen_vecs.append(vec)
                 sen_docs.append(a.text[sent.start : sent.end])
                 sen_metas.append(
-                    {"article_id": a.id, "chunk_id": chunk_of(sent), "section": sent.section, "sentence": sent.index,
-                     "start": sent.start, "end": sent.end, "day": base["day"], "source": base["source"]}
+                    {
+                        "article_id": a.id,
+                        "chunk_id": chunk_of(sent),
+                        "section": sent.section,
+                        "sentence": sent.index,
+                        "start": sent.start,
+                        "end": sent.end,
+                        "day": base["day"],
+                        "source": base["source"],
+                    }
                 )
         dim = batch[0].chunk_vectors.shape[1]
         if sec_ids:
@@ -236,7 +249,10 @@ class Store:
             n = float(np.linalg.norm(v))
             art_vecs.append(v / n if n else v)
         self._upsert(
-            self.articles, ids, np.vstack(art_vecs), [w.article.text for w in batch],
+            self.articles,
+            ids,
+            np.vstack(art_vecs),
+            [w.article.text for w in batch],
             [article_meta(w.article, self.model) for w in batch],
         )
 
@@ -307,7 +323,9 @@ class Store:
     def query_sections(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[SectionHit]:
         # no count() first: it costs 2.4 ms at 55k sections, and Chroma returns fewer rows (or none) itself
         got = self.sections.query(
-            query_embeddings=[vector], n_results=k, where=where or None,
+            query_embeddings=[vector],
+            n_results=k,
+            where=where or None,
             include=["metadatas", "distances", "documents"],
         )
         hits = []
@@ -337,7 +355,6 @@ class Store:
         where = {"chunk_id": {"$in": list(chunk_ids)}}
         return _sentence_rows(self.sentences.get(where=where, include=["metadatas", "documents", "embeddings"]))
 
-
     def iter_sections(self, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(chunk id, embedded text, metadata) of every section record, for the lexical index."""
         for got in pages(self.sections, ["metadatas", "documents"], page=page):
@@ -358,11 +375,19 @@ def pages(col: Any, include: list[str], page: int = 5000) -> Iterator[dict[str, 
 def _sentence_rows(got: dict[str, Any]) -> list[SentenceRecord]:
     out = []
     for sid, meta, doc, vec in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True):
-        out.append(SentenceRecord(
-            id=sid, article_id=meta["article_id"], chunk_id=meta["chunk_id"], section=int(meta["section"]),
-            index=int(meta["sentence"]), start=int(meta["start"]), end=int(meta["end"]), text=doc,
-            vector=np.asarray(vec, dtype=np.float32),
-        ))
+        out.append(
+            SentenceRecord(
+                id=sid,
+                article_id=meta["article_id"],
+                chunk_id=meta["chunk_id"],
+                section=int(meta["section"]),
+                index=int(meta["sentence"]),
+                start=int(meta["start"]),
+                end=int(meta["end"]),
+                text=doc,
+                vector=np.asarray(vec, dtype=np.float32),
+            )
+        )
     return out
 
 

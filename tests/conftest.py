@@ -131,7 +131,12 @@ def write_article(tmp_path: Path) -> Callable[..., Path]:
     """``write_article(name, title, body, date=..., url=..., folder=...)`` -> the path written."""
 
     def write(
-        name: str, title: str, body: str, *, date: str | None = "2025-02-12", url: str | None = None,
+        name: str,
+        title: str,
+        body: str,
+        *,
+        date: str | None = "2025-02-12",
+        url: str | None = None,
         folder: Path | None = None,
     ) -> Path:
         folder = folder or tmp_path / "articles"
@@ -171,8 +176,15 @@ def articles_dir(tmp_path: Path) -> Path:
 def newsrag_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for a ``newsrag`` subprocess: no inherited NEWSRAG_*, offline, the given home."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("NEWSRAG_")}
-    env.update({"NEWSRAG_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                "ANONYMIZED_TELEMETRY": "False", "PYTHONIOENCODING": "utf-8"})
+    env.update(
+        {
+            "NEWSRAG_HOME": str(home),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "ANONYMIZED_TELEMETRY": "False",
+            "PYTHONIOENCODING": "utf-8",
+        }
+    )
     env.update(extra)
     return env
 

@@ -26,9 +26,7 @@ SUMMARY = re.compile(
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*NEWSRAG, *args], env=env, cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=timeout
-    )
+    return subprocess.run([*NEWSRAG, *args], env=env, cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=timeout)
 
 
 def summary(proc: subprocess.CompletedProcess[str]) -> tuple[int, ...]:

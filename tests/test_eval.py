@@ -34,8 +34,9 @@ TEXTS = {"a1": TEXT, "a2": "Another article about something else entirely."}
 
 def cite(n: int, start: int, end: int, article_id: str = "a1", quote: str | None = None) -> Citation:
     text = TEXTS[article_id]
-    return Citation(n=n, quote=text[start:end] if quote is None else quote, article_id=article_id, title="T",
-                    start=start, end=end, score=0.5)
+    return Citation(
+        n=n, quote=text[start:end] if quote is None else quote, article_id=article_id, title="T", start=start, end=end, score=0.5
+    )
 
 
 def span(gold: str, article_id: str = "a1", index: int = 0) -> GoldSpan:
@@ -45,14 +46,18 @@ def span(gold: str, article_id: str = "a1", index: int = 0) -> GoldSpan:
 
 def answer(citations: list[Citation], abstained: bool = False, retrieved: list[str] | None = None) -> Answer:
     return Answer(
-        question="q?", answer="x", abstained=abstained, citations=citations,
-        retrieved=[Retrieved(article_id=a, score=0.5) for a in (retrieved or [])],
+        question="q?",
+        answer="x",
+        abstained=abstained,
+        citations=citations,
+        retrieved=[Retrieved(article_id=a, similarity=0.5) for a in (retrieved or [])],
     )
 
 
 def item(gold: list[str], answerable: bool = True, gold_articles: list[str] | None = None) -> DatasetItem:
-    return DatasetItem(id="t1", question="q?", gold=gold, gold_articles=gold_articles or [], answerable=answerable,
-                       source="d.jsonl", line=3)
+    return DatasetItem(
+        id="t1", question="q?", gold=gold, gold_articles=gold_articles or [], answerable=answerable, source="d.jsonl", line=3
+    )
 
 
 # -- metrics ----------------------------------------------------------------------------------------
@@ -77,17 +82,18 @@ def test_quote_validity_catches_a_span_that_is_off_by_one() -> None:
     assert not quote_is_valid(cite(1, 5, 5, quote=""), TEXTS)  # empty
     assert not quote_is_valid(cite(1, 0, 5).model_copy(update={"article_id": "nope"}), TEXTS)
 
-    verdict = judge(answer([cite(1, 0, 36), shifted.model_copy(update={"n": 2})]),
-                    ResolvedItem(item=item(["dam will open"]), gold_article_ids=["a1"], spans=[span("dam will open")]),
-                    TEXTS)
+    verdict = judge(
+        answer([cite(1, 0, 36), shifted.model_copy(update={"n": 2})]),
+        ResolvedItem(item=item(["dam will open"]), gold_article_ids=["a1"], spans=[span("dam will open")]),
+        TEXTS,
+    )
     assert verdict.invalid_citations == [2] and not verdict.passed
     assert "citation [2] is not the stored text" in verdict.problems[0]
 
 
 def test_judge_hit_precision_and_recall_on_a_partial_answer() -> None:
     golds = ["dam will open in May", "cost 4 million dollars"]
-    resolved = ResolvedItem(item=item(golds), gold_article_ids=["a1"],
-                            spans=[span(golds[0]), span(golds[1], index=1)])
+    resolved = ResolvedItem(item=item(golds), gold_article_ids=["a1"], spans=[span(golds[0]), span(golds[1], index=1)])
     v = judge(answer([cite(1, 0, 36), cite(2, 37, 52)], retrieved=["a2", "a1"]), resolved, TEXTS, latency_ms=12.5)
     assert v.passed and v.answer_hit
     assert v.gold_citations == [1] and v.gold_covered == [True, False]
@@ -120,7 +126,7 @@ def test_abstaining_and_answering_are_judged_by_answerability() -> None:
 
 
 def test_retrieval_rank_and_recall_over_several_gold_articles() -> None:
-    retrieved = [Retrieved(article_id=a, score=0.1) for a in ["x", "y", "g1", "g1", "z"]]
+    retrieved = [Retrieved(article_id=a, similarity=0.1) for a in ["x", "y", "g1", "g1", "z"]]
     assert retrieval_ranks(retrieved, ["g1", "g2"]) == (3, 0.5)
     assert retrieval_ranks(retrieved, ["g2"]) == (None, 0.0)
     assert retrieval_ranks(retrieved, []) == (None, None)
@@ -149,7 +155,8 @@ def test_thresholds_parse_and_check() -> None:
     assert check_thresholds(m, {"abstention": 1.01}) == ["abstention = 1 is below the minimum 1.01"]
     assert "answer_hit was not measured" in check_thresholds(m, {"answer_hit": 0.5})[0]
     assert check_thresholds(m, {}, {"false_abstention": 0.1}) == [
-        "false_abstention was not measured (no question it applies to), required max 0.1"]
+        "false_abstention was not measured (no question it applies to), required max 0.1"
+    ]
 
 
 # -- datasets ---------------------------------------------------------------------------------------
@@ -200,8 +207,10 @@ def test_the_bundled_dataset_is_valid() -> None:
 
 def test_resolve_gold_matches_file_names_and_ids_and_finds_every_occurrence() -> None:
     texts = {"a1": "May. The dam will open in May.", "a2": "open in May"}
-    stored = [ArticleSummary(id="a1", title="A", path="/data/one.txt"),
-              ArticleSummary(id="a2", title="B", path="/data/feed.jsonl", line=7)]
+    stored = [
+        ArticleSummary(id="a1", title="A", path="/data/one.txt"),
+        ArticleSummary(id="a2", title="B", path="/data/feed.jsonl", line=7),
+    ]
     by_name = resolve_gold([item(["May"], gold_articles=["one.txt"])], stored, texts)[0]
     assert by_name.gold_article_ids == ["a1"]
     assert [(s.start, s.end) for s in by_name.spans] == [(0, 3), (26, 29)]
@@ -212,22 +221,37 @@ def test_resolve_gold_matches_file_names_and_ids_and_finds_every_occurrence() ->
 
     with pytest.raises(DatasetError, match=r"d\.jsonl:3: gold article 'two\.txt' of 't1' is not in the store; ingest"):
         resolve_gold([item(["May"], gold_articles=["two.txt"])], stored, texts)
-    with pytest.raises(DatasetError, match=r"d\.jsonl:3: gold string 'the Dam' of 't1' does not occur in its gold "
-                                           r"articles one\.txt; copy it exactly"):
+    with pytest.raises(
+        DatasetError,
+        match=r"d\.jsonl:3: gold string 'the Dam' of 't1' does not occur in its gold "
+        r"articles one\.txt; copy it exactly",
+    ):
         resolve_gold([item(["the Dam"], gold_articles=["one.txt"])], stored, texts)
 
 
 # -- newsrag eval end to end ------------------------------------------------------------------------
 QUESTIONS = [
-    {"id": "cup", "question": "Who won the Coastal Cup final and by what score?",
-     "gold": ["The Port Calder Gulls beat the Kessel Valley Rangers 3-2"], "gold_articles": ["coastal_cup_final.txt"],
-     "answerable": True},
-    {"id": "cap", "question": "How much water may each Port Calder household use per day under the rationing order?",
-     "gold": ["households will be limited to 180 litres per day", "a daily cap of 180 litres per household"],
-     "gold_articles": ["port_calder_rationing_tidewater.txt", "port_calder_rationing_gazette.txt"],
-     "answerable": True},
-    {"id": "winner", "question": "Who scored the winner, and when?", "history": ["Who won the Coastal Cup final?"],
-     "gold": ["Imre Salcott headed in the winner in the 88th minute"], "answerable": True},
+    {
+        "id": "cup",
+        "question": "Who won the Coastal Cup final and by what score?",
+        "gold": ["The Port Calder Gulls beat the Kessel Valley Rangers 3-2"],
+        "gold_articles": ["coastal_cup_final.txt"],
+        "answerable": True,
+    },
+    {
+        "id": "cap",
+        "question": "How much water may each Port Calder household use per day under the rationing order?",
+        "gold": ["households will be limited to 180 litres per day", "a daily cap of 180 litres per household"],
+        "gold_articles": ["port_calder_rationing_tidewater.txt", "port_calder_rationing_gazette.txt"],
+        "answerable": True,
+    },
+    {
+        "id": "winner",
+        "question": "Who scored the winner, and when?",
+        "history": ["Who won the Coastal Cup final?"],
+        "gold": ["Imre Salcott headed in the winner in the 88th minute"],
+        "answerable": True,
+    },
     {"id": "france", "question": "What is the capital of France?", "gold": [], "answerable": False},
 ]
 CORPUS_FILES = ["coastal_cup_final.txt", "port_calder_rationing_tidewater.txt", "port_calder_rationing_gazette.txt"]
@@ -250,10 +274,25 @@ def test_eval_cli_writes_reports_and_fails_a_threshold_above_the_result(
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # temporary stores must be cleaned up
     out, md = tmp_path / "report.json", tmp_path / "report.md"
-    result = CliRunner().invoke(eval_command, [
-        str(dataset), "--corpus", str(corpus), "--baseline", "naive", "--json", str(out), "--report", str(md),
-        "--min", "quote_validity=1.0", "--min", "answer_hit=1.01", "--no-progress",
-    ])
+    result = CliRunner().invoke(
+        eval_command,
+        [
+            str(dataset),
+            "--corpus",
+            str(corpus),
+            "--baseline",
+            "naive",
+            "--json",
+            str(out),
+            "--report",
+            str(md),
+            "--min",
+            "quote_validity=1.0",
+            "--min",
+            "answer_hit=1.01",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 1, result.output
     assert "answer_hit" in result.output and "is below the minimum 1.01" in result.output
     assert "quote validity" in result.output and "naive" in result.output  # the side-by-side table
@@ -289,10 +328,22 @@ def test_eval_through_newsrag_uses_the_current_store_and_passes_reachable_thresh
 
     dataset, corpus = small_eval
     assert ingest_paths([corpus], settings).added == 3
-    result = CliRunner().invoke(cli, [
-        "--home", str(settings.home), "eval", str(dataset), "--min", "quote_validity=1.0", "--min", "answer_hit=0.5",
-        "--min", "abstention=1.0", "--no-progress",
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--home",
+            str(settings.home),
+            "eval",
+            str(dataset),
+            "--min",
+            "quote_validity=1.0",
+            "--min",
+            "answer_hit=0.5",
+            "--min",
+            "abstention=1.0",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "answer hit" in result.output and "naive" not in result.output
 

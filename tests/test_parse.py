@@ -19,8 +19,7 @@ from newsrag.rag.models import Article
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 SEED_URL = (
-    "https://sputnikglobe.com/20250212/"
-    "pentagon-chief-casts-doubt-on-ukraines-nato-gamble-as-peace-talks-loom-1121560067.html"
+    "https://sputnikglobe.com/20250212/pentagon-chief-casts-doubt-on-ukraines-nato-gamble-as-peace-talks-loom-1121560067.html"
 )
 SEED_HEADLINES = [
     "Returning to Ukraine's Pre-2014 Borders Unrealistic Objective",
@@ -286,7 +285,7 @@ def test_header_without_url_keeps_the_date() -> None:
     [
         'The minister spoke briefly, Hegseth said."We want peace and we want it now," he added.',
         "U.S. officials met on Feb. 12 to discuss the plan. Inflation rose 5.5% this year, Dr. Smith said.",
-        "Shares fell 5.5% on Feb. 12 after U.S. regulators said.\"We Will Act Soon,\" a spokesman said.",
+        'Shares fell 5.5% on Feb. 12 after U.S. regulators said."We Will Act Soon," a spokesman said.',
     ],
 )
 def test_abbreviations_numbers_and_quotes_never_start_a_section(body: str) -> None:
@@ -303,8 +302,9 @@ def test_said_quote_glue_splits_sentences_not_sections() -> None:
 
 @pytest.mark.parametrize("phrase", ["U.S. officials met on Feb. 12", "rose 5.5% this year", "Dr. Smith said"])
 def test_abbreviations_do_not_split_sentences(phrase: str) -> None:
-    a = parse_text(article_text("T Title", "U.S. officials met on Feb. 12 in Brussels. Prices rose 5.5% this year, "
-                                           "Dr. Smith said."))
+    a = parse_text(
+        article_text("T Title", "U.S. officials met on Feb. 12 in Brussels. Prices rose 5.5% this year, Dr. Smith said.")
+    )
     sentence_with(a, phrase)
     assert len(a.sentences) == 2
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from newsrag.ingest import ingest_paths
+from newsrag.ingest.reindex import reindex
 from newsrag.rag.chain import build_chain
 from newsrag.rag.errors import ModelMismatchError
-from newsrag.ingest.reindex import reindex
 from newsrag.rag.settings import BUNDLED_ARTICLES, Settings
 
 

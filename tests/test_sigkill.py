@@ -38,8 +38,10 @@ WORDS = {
 
 def sentence(rng: random.Random) -> str:
     w = {k: rng.choice(v) for k, v in WORDS.items()}
-    return (f"The {w['adj']} {w['noun']} {w['verb']} the {rng.choice(WORDS['noun'])} plan on "
-            f"{rng.choice(['Monday', 'Tuesday', 'Friday'])}, officials said, after {rng.randint(2, 90)} days of talks.")
+    return (
+        f"The {w['adj']} {w['noun']} {w['verb']} the {rng.choice(WORDS['noun'])} plan on "
+        f"{rng.choice(['Monday', 'Tuesday', 'Friday'])}, officials said, after {rng.randint(2, 90)} days of talks."
+    )
 
 
 def headline(rng: random.Random) -> str:
@@ -56,8 +58,10 @@ def make_corpus(folder: Path, n: int = N_ARTICLES, seed: int = 20250212) -> None
         body = parts[0]
         for _ in range(rng.randint(1, 4)):
             body += headline(rng) + " ".join(sentence(rng) for _ in range(rng.randint(2, 5)))
-        text = (f" date 2025-{month:02d}-{day:02d} https://synthetic.example/2025/{month:02d}/{day:02d}/story-{k}\n\n"
-                f"{headline(rng)} in Story {k}\n\n{body}\n")
+        text = (
+            f" date 2025-{month:02d}-{day:02d} https://synthetic.example/2025/{month:02d}/{day:02d}/story-{k}\n\n"
+            f"{headline(rng)} in Story {k}\n\n{body}\n"
+        )
         (folder / f"{k:03d}_story.txt").write_text(text, encoding="utf-8")
 
 
@@ -72,7 +76,8 @@ def marker_count(home: Path, collection: str = "newsrag_articles") -> int:
         try:
             row = con.execute(
                 "SELECT count(e.id) FROM embeddings e JOIN segments s ON e.segment_id = s.id "
-                "JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = 'METADATA'", (collection,)
+                "JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = 'METADATA'",
+                (collection,),
             ).fetchone()
         finally:
             con.close()
@@ -81,7 +86,7 @@ def marker_count(home: Path, collection: str = "newsrag_articles") -> int:
     return int(row[0]) if row else 0
 
 
-DUMP = r'''
+DUMP = r"""
 import hashlib, json, sys
 import numpy as np
 from newsrag.rag.settings import Settings
@@ -107,13 +112,17 @@ if vectors:
     out["query"] = [h.chunk_id for h in hits]
     out["sentences_for"] = len(store.sentences_for([probe]))
 json.dump(out, sys.stdout)
-'''
+"""
 
 
 def dump(home: Path, cwd: Path) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-c", DUMP], env=newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384"), cwd=cwd,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", DUMP],
+        env=newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384"),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -150,8 +159,7 @@ def wait_unlocked(home: Path, collection: str = "newsrag_articles") -> int:
 def kill_when(folder: Path, home: Path, cwd: Path, *, slow_writes: bool, ready: Any) -> None:
     """Run an ingest and SIGKILL it as soon as ``ready()`` is true; fail if it finishes first."""
     env = newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384")
-    proc = subprocess.Popen(ingest_cmd(folder, slow_writes), env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(ingest_cmd(folder, slow_writes), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 240
         while True:
@@ -184,8 +192,14 @@ def test_sigkill_half_way_then_resume_equals_one_clean_run(tmp_path: Path) -> No
     killed_home, clean_home = tmp_path / "killed", tmp_path / "clean"
 
     # the reference: one uninterrupted run
-    clean = subprocess.run(ingest_cmd(folder), env=newsrag_env(clean_home, NEWSRAG_EMBEDDING_MODEL="hash-384"),
-                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    clean = subprocess.run(
+        ingest_cmd(folder),
+        env=newsrag_env(clean_home, NEWSRAG_EMBEDDING_MODEL="hash-384"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert clean.returncode == 0, clean.stderr
     assert clean.stdout.strip().splitlines()[-1].startswith(f"added {N_ARTICLES}, updated 0, unchanged 0, failed 0;")
 
@@ -218,11 +232,17 @@ def test_sigkill_half_way_then_resume_equals_one_clean_run(tmp_path: Path) -> No
         assert n_sec == meta["n_sections"], f"article {aid} is marked written but has {n_sec} section records"
 
     # the next run finishes the job: only the missing articles are added
-    resumed = subprocess.run(ingest_cmd(folder), env=newsrag_env(killed_home, NEWSRAG_EMBEDDING_MODEL="hash-384"),
-                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        ingest_cmd(folder),
+        env=newsrag_env(killed_home, NEWSRAG_EMBEDDING_MODEL="hash-384"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stdout.strip().splitlines()[-1].startswith(
-        f"added {N_ARTICLES - floor}, updated 0, unchanged {floor}, failed 0;"
+    assert (
+        resumed.stdout.strip().splitlines()[-1].startswith(f"added {N_ARTICLES - floor}, updated 0, unchanged {floor}, failed 0;")
     )
 
     got, want = dump(killed_home, tmp_path), dump(clean_home, tmp_path)

@@ -7,11 +7,8 @@ Also here: the test guard against outbound connections, and the error for a serv
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -22,6 +19,7 @@ from typing import Any
 import pytest
 from conftest import SEED, NetworkBlocked, make_settings
 
+from newsrag.eval.servers import chroma_server, free_port
 from newsrag.ingest import ingest_paths
 from newsrag.ingest.parse import parse_file
 from newsrag.rag.embed import HashEmbedder
@@ -34,56 +32,11 @@ KINDS = ("articles", "sections", "sentences")
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def chroma_executable() -> str:
-    beside = Path(sys.executable).parent / "chroma"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("chroma")
-    if not found:
-        pytest.fail("the `chroma` console script (from the chromadb wheel) is not installed")
-    return found
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server on a free loopback port, with its data in a temporary folder."""
-    root = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    log = (root / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [chroma_executable(), "run", "--path", str(root / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, cwd=root,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited with {proc.returncode}:\n{(root / 'server.log').read_text()[-2000:]}")
-            try:
-                with NO_PROXY.open(f"{url}/api/v2/heartbeat", timeout=2) as r:
-                    if r.status == 200 and any("heartbeat" in key for key in json.loads(r.read())):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("chroma run did not answer its heartbeat within 60 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with chroma_server(tmp_path_factory.mktemp("chroma-server")) as server:
+        yield server.url
 
 
 def server_settings(url: str, **overrides: Any) -> Settings:
@@ -109,9 +62,7 @@ def snapshot(store: Any) -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
 # -- the server -------------------------------------------------------------------------------------
 @pytest.mark.server
 @pytest.mark.slow
-def test_server_store_matches_the_embedded_store(
-    chroma_url: str, articles_dir: Path, settings: Settings, embedder: Any
-) -> None:
+def test_server_store_matches_the_embedded_store(chroma_url: str, articles_dir: Path, settings: Settings, embedder: Any) -> None:
     remote = server_settings(chroma_url)
     report = ingest_paths([articles_dir], remote, embedder=embedder)
     assert (report.added, report.failed) == (9, 0)
@@ -120,7 +71,9 @@ def test_server_store_matches_the_embedded_store(
     store = make_store(remote, model=embedder.name)
     assert store.where == chroma_url
     assert (store.articles.count(), store.sections.count(), store.sentences.count()) == (
-        9, report.sections, report.sentences,
+        9,
+        report.sections,
+        report.sentences,
     )
     assert snapshot(store) == snapshot(make_store(settings, model=embedder.name))
     assert not Path("/nonexistent-newsrag-home").exists()
@@ -179,12 +132,12 @@ def test_newsrag_cli_against_the_server(chroma_url: str, tmp_path: Path, cli_env
     from conftest import NEWSRAG
 
     env = cli_env(NEWSRAG_CHROMA_URL=chroma_url, NEWSRAG_COLLECTION=f"cli{uuid.uuid4().hex[:8]}")
-    proc = subprocess.run([*NEWSRAG, "ingest", str(SEED), "--no-progress"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [*NEWSRAG, "ingest", str(SEED), "--no-progress"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1].startswith("added 1, updated 0, unchanged 0, failed 0;")
-    listed = subprocess.run([*NEWSRAG, "articles", "--json"], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300)
+    listed = subprocess.run([*NEWSRAG, "articles", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert [a["id"] for a in json.loads(listed.stdout)] == [SEED_ID]
     assert not (tmp_path / "home").exists(), "server mode wrote a local store"
 

@@ -15,8 +15,8 @@ from conftest import FORMATS, SEED, make_settings
 
 from newsrag.ingest import ingest_paths
 from newsrag.ingest.parse import parse_file
-from newsrag.rag.errors import QueryError
 from newsrag.rag.citations import cite
+from newsrag.rag.errors import QueryError
 from newsrag.rag.models import Answer, Article, Citation
 from newsrag.rag.store import make_store
 from newsrag.ui.api import NewsragApi, chain_input
@@ -31,8 +31,11 @@ from newsrag.ui.render import (
 )
 
 XSS = FORMATS / "xss_article.txt"
-ATTACKS = ['<script>window.__pwned=1</script>', '<img src=x onerror="window.__pwned=2">',
-           "[click me](javascript:window.__pwned=3)"]
+ATTACKS = [
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=2">',
+    "[click me](javascript:window.__pwned=3)",
+]
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -159,8 +162,7 @@ def test_footnotes_number_quote_title_section_and_date() -> None:
 
 
 def test_abstention_is_labelled_and_has_no_citations() -> None:
-    answer = Answer(question="bananas?", answer="The stored articles do not answer this question.",
-                    abstained=True)
+    answer = Answer(question="bananas?", answer="The stored articles do not answer this question.", abstained=True)
     markup = answer_html(answer)
     assert 'class="newsrag-abstain"' in markup and ABSTAIN_LABEL in markup
     assert "newsrag-fn" not in markup and "newsrag-ref" not in markup and "newsrag-answer" not in markup
@@ -215,8 +217,7 @@ def test_citation_label_is_short_and_numbered() -> None:
 
 # -- chain input and callbacks --------------------------------------------------------------------
 def test_chain_input_drops_empty_filters() -> None:
-    assert chain_input(" Q? ", ["earlier"], "", " ", [], 0) == {
-        "question": "Q?", "history": ["earlier"], "filters": {}}
+    assert chain_input(" Q? ", ["earlier"], "", " ", [], 0) == {"question": "Q?", "history": ["earlier"], "filters": {}}
     full = chain_input("Q?", None, "2025-01-01", "2025-12-31", ["a.example"], 7.0)
     assert full["filters"] == {"since": "2025-01-01", "until": "2025-12-31", "sources": ["a.example"]}
     assert full["k"] == 7

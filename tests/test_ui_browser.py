@@ -15,13 +15,20 @@ from typing import Any
 import pytest
 from conftest import FORMATS, REPO
 
-from newsrag.ui.process import ServerProcess, running_server
+from newsrag.eval.servers import ServerProcess, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
 BORDERS = "What did Hegseth say about borders?"
 TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
@@ -132,7 +139,8 @@ def test_article_text_is_never_markup(page: Any) -> None:
     mark = choose_citation(page, "Lantern Festival")
     view = page.locator("#newsrag-article")
     expect(view.locator(".newsrag-article-title")).to_have_text(
-        "Lantern Festival <script>window.__pwned=1</script> Lights Up Port Ellery Harbour Front")
+        "Lantern Festival <script>window.__pwned=1</script> Lights Up Port Ellery Harbour Front"
+    )
     expect(view).to_contain_text('<img src=x onerror="window.__pwned=2">')
     expect(view).to_contain_text("[click me](javascript:window.__pwned=3)")
     assert mark.text_content()

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from conftest import SEED
 
+from newsrag.eval.servers import ServerProcess, running_server
 from newsrag.rag.models import Answer
-from newsrag.ui.process import ServerProcess, running_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -58,7 +58,11 @@ def test_ask_with_filters_and_history_by_keyword(client: object) -> None:
     elsewhere = client.predict(question=QUESTION, sources=["example.org"], api_name="/ask")  # type: ignore[attr-defined]
     assert elsewhere["abstained"] and elsewhere["citations"] == []
     inside = client.predict(  # type: ignore[attr-defined]
-        question=QUESTION, since="2025-02-01", until="2025-02-28", sources=["sputnikglobe.com"], k=3,
+        question=QUESTION,
+        since="2025-02-01",
+        until="2025-02-28",
+        sources=["sputnikglobe.com"],
+        k=3,
         api_name="/ask",
     )
     assert not inside["abstained"] and inside["citations"]

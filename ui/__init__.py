@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .cli import main
 
 _EXPORTS = {"build_app": ".app", "serve": ".app", "main": ".cli"}
-__all__ = sorted(_EXPORTS)
+__all__ = ["build_app", "serve", "main"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -43,8 +43,7 @@ def chain_input(
     if chosen:
         filters["sources"] = chosen
     Filters.parse(filters)  # the chain's own validator: a bad date is refused here, before any work
-    payload: dict[str, Any] = {"question": question.strip(), "history": [h for h in (history or []) if h],
-                               "filters": filters}
+    payload: dict[str, Any] = {"question": question.strip(), "history": [h for h in (history or []) if h], "filters": filters}
     if k:
         if float(k) != int(k):
             raise QueryError(f"k={k!r} must be a whole number of sections")

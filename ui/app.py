@@ -83,9 +83,15 @@ class ChatCallbacks:
             raise gr.Error("the chain returned no answer; the server log has the details")
         turns.append(Turn(question=question, answer=answer))
         index = len(turns) - 1
-        yield (chat_messages(turns), turns, "", self.citation_choices(turns, index), article_placeholder(
-            "Choose a citation to read it in its article." if answer.citations else "This answer has no citations."
-        ))
+        yield (
+            chat_messages(turns),
+            turns,
+            "",
+            self.citation_choices(turns, index),
+            article_placeholder(
+                "Choose a citation to read it in its article." if answer.citations else "This answer has no citations."
+            ),
+        )
 
     def citation_choices(self, turns: list[Turn], index: int) -> Update:
         """The radio of citations for one answer of the conversation (nothing chosen yet)."""
@@ -93,15 +99,14 @@ class ChatCallbacks:
             return gr.update(choices=[], value=None, label="Citations")
         cites = turns[index].answer.citations
         label = f"Citations of answer {index + 1}" if cites else f"Answer {index + 1} has no citations"
-        return gr.update(choices=[(citation_label(c), citation_key(index, c.n)) for c in cites], value=None,
-                         label=label)
+        return gr.update(choices=[(citation_label(c), citation_key(index, c.n)) for c in cites], value=None, label=label)
 
     def select_message(self, turns: list[Turn], evt: gr.SelectData) -> tuple[Update, str]:
         """Clicking an answer in the chat lists that answer's citations."""
         index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         turn = int(index) // 2 if isinstance(index, int) else -1
         if not 0 <= turn < len(turns or []):
-            return gr.skip(), gr.skip()  # type: ignore[return-value]
+            return gr.skip(), gr.skip()
         return self.citation_choices(turns, turn), article_placeholder()
 
     def show_citation(self, key: str | None, turns: list[Turn]) -> str:
@@ -126,8 +131,7 @@ class ChatCallbacks:
 
     # -- articles ---------------------------------------------------------------------------------
     def article_rows(self) -> list[list[Any]]:
-        return [[a.title, a.date.isoformat() if a.date else "", a.source or "", a.n_sections]
-                for a in self.store.list_articles()]
+        return [[a.title, a.date.isoformat() if a.date else "", a.source or "", a.n_sections] for a in self.store.list_articles()]
 
     def header(self) -> str:
         n = self.store.count()
@@ -167,14 +171,28 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
-                        elem_id="newsrag-chat", label="Conversation", show_label=False, height=560, layout="panel",
-                        render_markdown=False, sanitize_html=True, allow_tags=False, latex_delimiters=[],
-                        feedback_options=None, buttons=[],
+                        elem_id="newsrag-chat",
+                        label="Conversation",
+                        show_label=False,
+                        height=560,
+                        layout="panel",
+                        render_markdown=False,
+                        sanitize_html=True,
+                        allow_tags=False,
+                        latex_delimiters=[],
+                        feedback_options=None,
+                        buttons=[],
                         placeholder="Ask about the stored news articles. Every sentence of an answer is cited.",
                     )
                     with gr.Row():
-                        question = gr.Textbox(show_label=False, placeholder="Ask a question…", scale=6,
-                                              max_length=2000, elem_id="newsrag-question", autofocus=True)
+                        question = gr.Textbox(
+                            show_label=False,
+                            placeholder="Ask a question…",
+                            scale=6,
+                            max_length=2000,
+                            elem_id="newsrag-question",
+                            autofocus=True,
+                        )
                         ask = gr.Button("Ask", variant="primary", scale=1, elem_id="newsrag-ask")
                         new_chat = gr.Button("New chat", scale=1, elem_id="newsrag-new-chat")
                     gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Example questions")
@@ -182,27 +200,53 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
                         with gr.Row():
                             since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", elem_id="newsrag-since")
                             until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", elem_id="newsrag-until")
-                        sources = gr.Dropdown(choices=cb.api.sources(), value=[], multiselect=True,
-                                              label="Sources", info="Only articles from these sites")
+                        sources = gr.Dropdown(
+                            choices=cb.api.sources(),
+                            value=[],
+                            multiselect=True,
+                            label="Sources",
+                            info="Only articles from these sites",
+                        )
                         k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Sections to retrieve (k)")
                 with gr.Column(scale=2):
                     cites = gr.Radio(choices=[], label="Citations", elem_id="newsrag-citations")
-                    article = gr.HTML(article_placeholder(), elem_id="newsrag-article", max_height=540,
-                                      js_on_load=SCROLL_TO_HIGHLIGHT_JS)
+                    article = gr.HTML(
+                        article_placeholder(), elem_id="newsrag-article", max_height=540, js_on_load=SCROLL_TO_HIGHLIGHT_JS
+                    )
         with gr.Tab("Articles"):
-            table = gr.Dataframe(cb.article_rows(), headers=ARTICLE_HEADERS, type="array", interactive=False,
-                                 wrap=True, elem_id="newsrag-articles", label="Stored articles")
+            table = gr.Dataframe(
+                cb.article_rows(),
+                headers=ARTICLE_HEADERS,
+                type="array",
+                interactive=False,
+                wrap=True,
+                elem_id="newsrag-articles",
+                label="Stored articles",
+            )
             refresh = gr.Button("Refresh list")
-            files = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES), elem_id="newsrag-upload",
-                            label=f"Add articles (.txt, .md, .jsonl; up to {settings.max_file_bytes:,} bytes each)")
+            files = gr.File(
+                file_count="multiple",
+                file_types=list(UPLOAD_SUFFIXES),
+                elem_id="newsrag-upload",
+                label=f"Add articles (.txt, .md, .jsonl; up to {settings.max_file_bytes:,} bytes each)",
+            )
             upload_summary = gr.Markdown()
-            upload_table = gr.Dataframe(headers=RESULT_HEADERS, type="array", interactive=False, wrap=True,
-                                        elem_id="newsrag-upload-results", label="Upload results")
+            upload_table = gr.Dataframe(
+                headers=RESULT_HEADERS,
+                type="array",
+                interactive=False,
+                wrap=True,
+                elem_id="newsrag-upload-results",
+                label="Upload results",
+            )
 
         chat_io: dict[str, Any] = {
-            "fn": cb.respond, "inputs": [question, turns, since, until, sources, k],
+            "fn": cb.respond,
+            "inputs": [question, turns, since, until, sources, k],
             "outputs": [chatbot, turns, question, cites, article],
-            "concurrency_id": "answer", "concurrency_limit": ANSWER_CONCURRENCY, **private,
+            "concurrency_id": "answer",
+            "concurrency_limit": ANSWER_CONCURRENCY,
+            **private,
         }
         question.submit(**chat_io)
         ask.click(**chat_io)
@@ -214,8 +258,9 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
         listing = [table, sources, header]
         refresh.click(cb.refresh, None, listing, **private)
         app.load(cb.refresh, None, listing, **private)
-        files.upload(cb.upload, [files], [upload_table, upload_summary, *listing], concurrency_id="ingest",
-                     concurrency_limit=1, **private)
+        files.upload(
+            cb.upload, [files], [upload_table, upload_summary, *listing], concurrency_id="ingest", concurrency_limit=1, **private
+        )
 
         gr.api(cb.api.ask, api_name="ask", concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
         gr.api(cb.api.articles, api_name="articles")
@@ -226,8 +271,14 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
 def launch_options(settings: Settings) -> dict[str, Any]:
     """``launch()`` arguments every newsrag server uses (Gradio 6 takes theme and CSS here)."""
     return {
-        "theme": theme(), "css": CSS, "max_file_size": settings.max_file_bytes, "share": False,
-        "inbrowser": False, "ssr_mode": False, "mcp_server": False, "footer_links": ["api"],
+        "theme": theme(),
+        "css": CSS,
+        "max_file_size": settings.max_file_bytes,
+        "share": False,
+        "inbrowser": False,
+        "ssr_mode": False,
+        "mcp_server": False,
+        "footer_links": ["api"],
     }
 
 
@@ -241,8 +292,11 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
     store.check()
     if store.count() == 0:
         corpus = settings.default_corpus
-        print(f"newsrag: the store at {store.where} is empty; ingesting the bundled articles from {corpus}",
-              file=sys.stderr, flush=True)
+        print(
+            f"newsrag: the store at {store.where} is empty; ingesting the bundled articles from {corpus}",
+            file=sys.stderr,
+            flush=True,
+        )
         from ..ingest import ingest_paths
 
         report = ingest_paths([corpus], settings, progress=True)

@@ -170,15 +170,27 @@ def delete(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
 @click.option("--answerer", envvar="NEWSRAG_ANSWERER", help="extractive | openai | ollama | gguf")
 @click.pass_context
 @_fail_on
-def ask(ctx: click.Context, question: str, as_json: bool, history: tuple[str, ...], since: str | None,
-        until: str | None, sources: tuple[str, ...], k: int | None, answerer: str | None) -> None:
+def ask(
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    history: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    k: int | None,
+    answerer: str | None,
+) -> None:
     """Answer a question with quote-level citations."""
     from ..rag.chain import build_chain
 
     chain = build_chain(_settings(ctx, answerer=answerer))
     filters: dict[str, Any] = {"since": since, "until": until, "sources": list(sources) or None}
-    payload: dict[str, Any] = {"question": question, "history": list(history),
-                               "filters": {k_: v for k_, v in filters.items() if v}}
+    payload: dict[str, Any] = {
+        "question": question,
+        "history": list(history),
+        "filters": {k_: v for k_, v in filters.items() if v},
+    }
     if k:
         payload["k"] = k
     answer = chain.invoke(payload)

@@ -86,8 +86,10 @@ def footnotes_html(citations: list[Citation]) -> str:
         return ""
     items = []
     for c in citations:
-        meta = [_link(c.url, c.title, "newsrag-fn-title"),
-                f'<span class="newsrag-fn-section">{html.escape(c.headline or "Lead")}</span>']
+        meta = [
+            _link(c.url, c.title, "newsrag-fn-title"),
+            f'<span class="newsrag-fn-section">{html.escape(c.headline or "Lead")}</span>',
+        ]
         if c.date:
             meta.append(f'<time class="newsrag-fn-date">{c.date.isoformat()}</time>')
         if c.source:

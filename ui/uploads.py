@@ -54,14 +54,16 @@ def ingest_uploads(paths: Sequence[str | Path], settings: Settings) -> tuple[lis
             refused.append(_refuse(name, f"more than {MAX_FILES} files in one upload; upload the rest separately"))
             continue
         if src.suffix.lower() not in UPLOAD_SUFFIXES:
-            refused.append(_refuse(name, f"not an article file ({src.suffix or 'no suffix'}); "
-                                         f"upload {', '.join(UPLOAD_SUFFIXES)}"))
+            refused.append(
+                _refuse(name, f"not an article file ({src.suffix or 'no suffix'}); upload {', '.join(UPLOAD_SUFFIXES)}")
+            )
             continue
         try:
             size = src.stat().st_size
             if size > settings.max_file_bytes:
-                refused.append(_refuse(name, f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit "
-                                             "(NEWSRAG_MAX_FILE_BYTES)"))
+                refused.append(
+                    _refuse(name, f"{size:,} bytes is over the {settings.max_file_bytes:,}-byte limit (NEWSRAG_MAX_FILE_BYTES)")
+                )
                 continue
             data = src.read_bytes()
         except OSError as e:
