@@ -1,6 +1,6 @@
 """Ingest throughput with the real bundled model, compared with ``model.encode`` alone on the same texts.
 
-``python -m eval.bench_ingest --n 1000`` writes N synthetic articles (:mod:`eval.synth`) into a temporary
+``python -m newsrag.eval.bench_ingest --n 1000`` writes N synthetic articles (:mod:`eval.synth`) into a temporary
 folder, ingests them into a fresh temporary NEWSRAG_HOME, and, in the same process, times
 ``model.encode`` on exactly the texts ingest embeds (section ``embed_text`` and sentence texts, grouped
 per write batch like :func:`ingest.pipeline.write_articles`, same batch size). The ratio
@@ -315,7 +315,7 @@ def doc_section(r: dict[str, Any]) -> str:
         if f"store._upsert[{kind}]" in b
     )
     return f"""
-`python -m eval.bench_ingest --n {r["n"]}`, run on {r["date"]}.
+`python -m newsrag.eval.bench_ingest --n {r["n"]}`, run on {r["date"]}.
 Machine: {r["machine"]}.
 
 Corpus: {r["n"]} synthetic articles from `eval.synth` (seed {r["seed"]}; 400-630 words, 3-6 glued

@@ -1,6 +1,6 @@
 """Warm query latency of the default chain, and the wall time of a cold ``newsrag ask``.
 
-``python -m eval.bench_query --n 1000 --n 10000 --queries 200``: for each N, a store of N synthetic
+``python -m newsrag.eval.bench_query --n 1000 --n 10000 --queries 200``: for each N, a store of N synthetic
 articles (:mod:`eval.synth`) in embedded Chroma; then ``rag.chain.build_chain(settings)`` answers
 questions drawn from the corpus vocabulary, after a warm-up, and the p50/p95 of the total and of each
 step (``Answer.timings_ms``) are reported; then ``newsrag ask`` runs in fresh processes on the built store.
@@ -588,7 +588,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\ncProfile of the queries at N={sizes[-1]} ({args.profile}), top 30 by cumulative time:")
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(30)
     if not args.no_docs:
-        command = "python -m eval.bench_query " + " ".join(f"--n {n}" for n in sizes) + f" --queries {args.queries}"
+        command = "python -m newsrag.eval.bench_query " + " ".join(f"--n {n}" for n in sizes) + f" --queries {args.queries}"
         write_doc_section("Query latency", doc_section(results, command))
         print(f"updated the Query latency section of {DOCS}")
     if tmp is not None:

@@ -1,6 +1,6 @@
 """The browser app under load: 20 programs asking at once through ``gradio_client``.
 
-``python -m eval.bench_ui --clients 20 --rounds 3`` starts ``newsrag serve`` on a free 127.0.0.1 port with
+``python -m newsrag.eval.bench_ui --clients 20 --rounds 3`` starts ``newsrag serve`` on a free 127.0.0.1 port with
 a fresh temporary NEWSRAG_HOME (the first start ingests the bundled articles), warms it up with one
 question, then runs ``--rounds`` rounds in which ``--clients`` separate ``gradio_client.Client``
 instances each ask their own question from ``eval/datasets/newsrag_qa.jsonl`` at the same moment
@@ -169,7 +169,7 @@ def report(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.bench_ui", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m newsrag.eval.bench_ui", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of one question per client (default 3)")
     parser.add_argument("--home", type=Path, help="NEWSRAG_HOME for the server (default: a temporary folder)")
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"problem: {line}", file=sys.stderr)
     if not args.no_docs:
         body = (
-            text + f"\nMeasured {dt.date.today().isoformat()} with `python -m eval.bench_ui --clients "
+            text + f"\nMeasured {dt.date.today().isoformat()} with `python -m newsrag.eval.bench_ui --clients "
             f"{args.clients} --rounds {args.rounds}` on {machine()}.\n"
         )
         write_doc_section("UI load", body, DOCS)

@@ -9,7 +9,7 @@ questions drawn with :func:`questions` have answers in every corpus that contain
 Vocabulary: 16 topics with their own nouns, roles and organisations, ~500 invented places and ~500
 invented surnames, so that BM25 and dense search both see a realistic spread of rare and common words.
 
-``python -m eval.synth --check`` parses a sample back and checks that every headline is found.
+``python -m newsrag.eval.synth --check`` parses a sample back and checks that every headline is found.
 """
 
 from __future__ import annotations

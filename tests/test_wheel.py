@@ -31,7 +31,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(REPO)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (found,) = out.glob("newsrag-*.whl")
     return found
@@ -42,8 +44,12 @@ def venv_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     root = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(root)
     python = root / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     yield python
 
 
@@ -82,8 +88,14 @@ def test_an_app_with_its_own_ui_and_eval_packages_uses_newsrag(venv_python: Path
         (app / name).mkdir(parents=True)
         (app / name / "__init__.py").write_text(f"WHO = 'the app {name}'\n")
     (app / "main.py").write_text(APP)
-    out = subprocess.run([str(venv_python), "main.py", str(tmp_path / "home")], cwd=app, capture_output=True,
-                         text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [str(venv_python), "main.py", str(tmp_path / "home")],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     site = venv_python.parent.parent
@@ -98,10 +110,23 @@ def test_newsrag_serve_from_the_wheel_serves_the_bundled_article(venv_python: Pa
     url = f"http://127.0.0.1:{port}"
     home = tmp_path / "home"
     cmd = [str(venv_python.parent / "newsrag"), "serve", "--port", str(port)]
-    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "NEWSRAG_HOME": str(home), "NO_PROXY": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
-    with background(cmd, url, lambda: http_ok(f"{url}/gradio_api/info"), tmp_path / "serve.log", name="newsrag serve",
-                    env=env, cwd=tmp_path, timeout=240) as server:
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "PATH": "/usr/bin:/bin",
+        "NEWSRAG_HOME": str(home),
+        "NO_PROXY": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    with background(
+        cmd,
+        url,
+        lambda: http_ok(f"{url}/gradio_api/info"),
+        tmp_path / "serve.log",
+        name="newsrag serve",
+        env=env,
+        cwd=tmp_path,
+        timeout=240,
+    ) as server:
         log = server.log()
         assert "ingesting the bundled articles from" in log and "site-packages/newsrag/data/articles" in log, log
         assert "serving 1 articles" in log, log
