@@ -20,7 +20,7 @@ from ..rag.citations import cite
 from ..rag.embed import Embedder
 from ..rag.models import Answer, Article, Citation, Retrieved
 
-__all__ = ["NaiveRag", "EmbedderEmbeddings", "BASELINES", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K"]
+__all__ = ["NaiveRag", "EmbedderEmbeddings", "BASELINES", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K", "cut_to_budget"]
 
 BASELINES = ("naive",)
 CHUNK_SIZE = 1000
@@ -103,3 +103,19 @@ class NaiveRag:
             self.store.delete_collection()
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def cut_to_budget(answer: Answer, budget: int, articles: dict[str, Article]) -> Answer:
+    """The same answer quoting at most ``budget`` characters in all: its citations, in rank order, keep
+    their first characters until the budget is spent (each cut is still a span of the stored text), so
+    that a system cannot win by quoting more than the one it is compared with."""
+    left = budget
+    kept: list[Citation] = []
+    for c in answer.citations:
+        if left <= 0:
+            break
+        take = min(left, c.end - c.start)
+        kept.append(cite(articles[c.article_id], c.start, c.start + take, len(kept) + 1, c.score))
+        left -= take
+    text = "\n\n".join(f"{c.quote} [{c.n}]" for c in kept)
+    return answer.model_copy(update={"citations": kept, "answer": text, "backend": f"{answer.backend}@{budget}"})

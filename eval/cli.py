@@ -20,6 +20,7 @@ __all__ = ["eval_command", "metrics_table", "markdown_report"]
 _RATES = {
     "quote_validity",
     "answer_hit",
+    "first_citation_hit",
     "citation_precision",
     "citation_recall",
     "retrieval_recall",

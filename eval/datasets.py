@@ -182,7 +182,8 @@ def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary
     """Map gold article names to stored ids and locate every occurrence of every gold string.
 
     ``articles`` are the stored articles and ``texts`` their stored text by id. A gold article may be an
-    article id or a file name (matched against the basename of the stored source path); without gold
+    article id, its URL, or a file name (matched against the basename of the stored source path; every
+    record of a JSON Lines file matches its file name, so a URL is the precise reference); without gold
     articles, gold strings are looked for in every stored article. Raises :class:`DatasetError` when a
     gold article is not stored or a gold string occurs in none of its gold articles.
     """
@@ -190,13 +191,14 @@ def resolve_gold(items: Sequence[DatasetItem], articles: Sequence[ArticleSummary
     by_name: dict[str, list[str]] = {}
     for a in articles:
         name = Path(a.path).name if a.path else None
-        if name:
-            by_name.setdefault(name, []).append(a.id)
+        for key in (name, a.url):
+            if key:
+                by_name.setdefault(key, []).append(a.id)
     out: list[ResolvedItem] = []
     for item in items:
         gold_ids: list[str] = []
         for ref in item.gold_articles:
-            found = [ref] if ref in ids else by_name.get(Path(ref).name, [])
+            found = [ref] if ref in ids else by_name.get(ref) or by_name.get(Path(ref).name, [])
             if not found:
                 raise _fail(
                     item.where,

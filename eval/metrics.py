@@ -34,6 +34,7 @@ __all__ = [
 METRICS: dict[str, str] = {
     "quote_validity": "quote validity",
     "answer_hit": "answer hit",
+    "first_citation_hit": "first citation hit",
     "citation_precision": "citation precision",
     "citation_recall": "citation recall",
     "retrieval_recall": "retrieval recall@k",
@@ -61,6 +62,7 @@ class Verdict(BaseModel):
     gold_citations: list[int] = Field(default_factory=list)
     gold_covered: list[bool] = Field(default_factory=list)
     answer_hit: bool | None = None
+    first_citation_hit: bool | None = None
     k: int = 0
     gold_rank: int | None = None
     retrieval_recall: float | None = None
@@ -80,6 +82,7 @@ class Metrics(BaseModel):
     citations: int
     quote_validity: float | None
     answer_hit: float | None
+    first_citation_hit: float | None
     citation_precision: float | None
     citation_recall: float | None
     retrieval_recall: float | None
@@ -145,6 +148,7 @@ def judge(answer: Answer, resolved: ResolvedItem, texts: dict[str, str], latency
             any(overlaps(c, s) for c in answer.citations for s in resolved.spans if s.gold == g) for g in range(len(item.gold))
         ]
         verdict.answer_hit = bool(verdict.gold_citations)
+        verdict.first_citation_hit = bool(answer.citations) and answer.citations[0].n in verdict.gold_citations
         rank, recall = retrieval_ranks(answer.retrieved, resolved.gold_article_ids)
         verdict.gold_rank, verdict.retrieval_recall = rank, recall
         verdict.reciprocal_rank = 1.0 / rank if rank else 0.0
@@ -191,6 +195,7 @@ def summarize(verdicts: Sequence[Verdict]) -> Metrics:
         citations=n_cit,
         quote_validity=_rate(n_cit - n_invalid, n_cit),
         answer_hit=_rate(sum(1 for v in ans if v.answer_hit), len(ans)),
+        first_citation_hit=_rate(sum(1 for v in ans if v.first_citation_hit), len(ans)),
         citation_precision=_rate(sum(len(v.gold_citations) for v in ans), ans_cit),
         citation_recall=_rate(sum(sum(v.gold_covered) for v in ans), gold_strings),
         retrieval_recall=_rate(sum(v.retrieval_recall or 0.0 for v in ans), len(ans)),

@@ -25,12 +25,14 @@ from ..rag.settings import Settings, get_settings
 from .datasets import DatasetItem, ResolvedItem, load_datasets, resolve_gold
 from .metrics import Metrics, Verdict, judge, summarize
 
-__all__ = ["EvalError", "EvalReport", "SystemResult", "QuestionResult", "run_eval", "SYSTEM"]
+__all__ = ["EvalError", "EvalReport", "SystemResult", "QuestionResult", "run_eval", "SYSTEM", "MATCHED"]
 
 log = logging.getLogger(__name__)
 
 #: The name of newsrag's own column in reports.
 SYSTEM = "newsrag"
+#: The naive baseline at newsrag's quote budget (see :func:`~newsrag.eval.baseline.cut_to_budget`).
+MATCHED = "naive@budget"
 
 
 class EvalError(NewsragError):
@@ -286,13 +288,15 @@ def _run(
     systems = {SYSTEM: SystemResult(name=SYSTEM, description=_newsrag_description(settings), metrics=summarize([]), questions=[])}
     systems[SYSTEM].questions = _run_newsrag(chain, resolved, texts, articles, progress)
     if baseline == "naive":
-        from .baseline import CHUNK_OVERLAP, CHUNK_SIZE, TOP_K, NaiveRag
+        from .baseline import CHUNK_OVERLAP, CHUNK_SIZE, TOP_K, NaiveRag, cut_to_budget
 
         naive = NaiveRag(list(articles.values()), embedder)
         try:
             questions = _run_naive(naive, resolved, texts, progress)
         finally:
             naive.close()
+        ours = summarize([q.verdict for q in systems[SYSTEM].questions])
+        budget = int(round(ours.quoted_chars or 0))
         systems["naive"] = SystemResult(
             name="naive",
             questions=questions,
@@ -300,6 +304,21 @@ def _run(
             description=(
                 f"LangChain RecursiveCharacterTextSplitter({CHUNK_SIZE}/{CHUNK_OVERLAP}) + Chroma "
                 f"top-{TOP_K}, same embedding model, whole chunks cited, never abstains"
+            ),
+        )
+        matched = []
+        for q, r in zip(questions, resolved, strict=True):
+            cut = cut_to_budget(q.answer, budget, articles)
+            verdict = judge(cut, r, texts, q.verdict.latency_ms)
+            verdict.diagnosis = q.verdict.diagnosis
+            matched.append(q.model_copy(update={"answer": cut, "verdict": verdict}))
+        systems[MATCHED] = SystemResult(
+            name=MATCHED,
+            questions=matched,
+            metrics=summarize([]),
+            description=(
+                f"the naive baseline cut to newsrag's quote budget: its chunks in rank order keep their first "
+                f"{budget} characters in all (newsrag's mean quoted characters per answer on these questions)"
             ),
         )
     for system in systems.values():
