@@ -142,6 +142,28 @@ def _failure(q: QuestionResult, titles: dict[str, str]) -> list[str]:
     return lines
 
 
+def _by_tag(report: EvalReport) -> list[str]:
+    """Pass rate per question tag and system: answer hit for answerable, abstention for unanswerable."""
+    tags = sorted({t for q in next(iter(report.systems.values())).questions for t in q.item.tags})
+    if not tags:
+        return []
+    systems = list(report.systems.values())
+    lines = [
+        "## By question tag (questions passed)",
+        "",
+        "| tag | questions | " + " | ".join(s.name for s in systems) + " |",
+        "|---|---:|" + "---:|" * len(systems),
+    ]
+    for tag in tags:
+        cells = []
+        for s in systems:
+            mine = [q for q in s.questions if tag in q.item.tags]
+            cells.append(f"{sum(q.verdict.passed for q in mine)}")
+        n = sum(tag in q.item.tags for q in systems[0].questions)
+        lines.append(f"| {tag} | {n} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def markdown_report(report: EvalReport) -> str:
     """Failures first (with the evidence to see why), then the metrics, then every question."""
     from .runner import SYSTEM
@@ -166,6 +188,7 @@ def markdown_report(report: EvalReport) -> str:
     lines += ["## Metrics", "", *_md_table(report), ""]
     lines += [f"- **{s.name}**: {s.description}" for s in report.systems.values()]
     lines.append("")
+    lines += _by_tag(report)
     for s in report.systems.values():
         if s.name == SYSTEM:
             continue

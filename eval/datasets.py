@@ -26,7 +26,7 @@ from ..rag.models import ArticleSummary
 __all__ = ["DatasetError", "DatasetItem", "GoldSpan", "ResolvedItem", "load_dataset", "load_datasets", "resolve_gold", "FIELDS"]
 
 #: The keys a dataset line may have; anything else is a typo and is refused.
-FIELDS = ("id", "question", "history", "gold", "gold_articles", "answerable")
+FIELDS = ("id", "question", "history", "gold", "gold_articles", "answerable", "tags")
 _REQUIRED = ("id", "question", "gold", "answerable")
 
 
@@ -43,6 +43,7 @@ class DatasetItem(BaseModel):
     gold: list[str] = Field(default_factory=list)
     gold_articles: list[str] = Field(default_factory=list)
     answerable: bool
+    tags: list[str] = Field(default_factory=list, description="Kinds of question (paraphrase, wrong-event, ...).")
     source: str = ""
     line: int = 0
 
@@ -106,6 +107,7 @@ def _item(raw: Any, source: str, line: int) -> DatasetItem:
     history = _strings(raw.get("history", []), "history", where)
     gold = _strings(raw["gold"], "gold", where)
     gold_articles = _strings(raw.get("gold_articles", []), "gold_articles", where)
+    tags = _strings(raw.get("tags", []), "tags", where)
     if answerable and not gold:
         raise _fail(
             where,
@@ -125,6 +127,7 @@ def _item(raw: Any, source: str, line: int) -> DatasetItem:
         gold=gold,
         gold_articles=gold_articles,
         answerable=answerable,
+        tags=tags,
         source=source,
         line=line,
     )

@@ -17,7 +17,7 @@ import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from .embed import Embedder, make_embedder
-from .evidence import ChainInput, Evidence
+from .evidence import ChainInput, Evidence, Limits
 from .extractive import answerable, extractive_answer
 from .lexical import LexicalIndex, lexical_index
 from .models import Answer
@@ -92,7 +92,7 @@ class NewsragChain(Runnable[Any, Answer]):
         return extractive_answer(ev, self.settings.abstain_threshold, self.settings.max_quotes)
 
     def _run(self, raw: Any) -> Iterator[str | Answer]:
-        inp = ChainInput.parse(raw, self.settings.top_k)
+        inp = ChainInput.parse(raw, self.settings.top_k, Limits.of(self.settings))
         ev = self.gather(inp)
         if self.llm is not None and self.answerable(ev)[0]:
             from .llm import llm_answer

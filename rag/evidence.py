@@ -13,9 +13,27 @@ from .models import Answer, Article, Citation, Retrieved
 from .quote import Candidate
 from .retrieve import Filters, Fused
 
-__all__ = ["ChainInput", "Evidence", "make_answer", "MAX_QUESTION_CHARS"]
+__all__ = ["ChainInput", "Evidence", "Limits", "make_answer"]
 
-MAX_QUESTION_CHARS = 2000
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits of one chain input (the chain builds them from :class:`Settings`). Every input is
+    bounded so that one request cannot stall a server that answers many."""
+
+    question_chars: int = 2000
+    history_items: int = 50
+    history_item_chars: int = 4000
+
+    @classmethod
+    def of(cls, settings: object) -> Limits:
+        """The limits a settings object names (``max_question_chars``, ``max_history_items``,
+        ``max_history_item_chars``), defaults for any it does not."""
+        return cls(
+            question_chars=int(getattr(settings, "max_question_chars", cls.question_chars)),
+            history_items=int(getattr(settings, "max_history_items", cls.history_items)),
+            history_item_chars=int(getattr(settings, "max_history_item_chars", cls.history_item_chars)),
+        )
 
 
 @dataclass
@@ -26,7 +44,8 @@ class ChainInput:
     k: int
 
     @classmethod
-    def parse(cls, raw: Any, default_k: int) -> ChainInput:
+    def parse(cls, raw: Any, default_k: int, limits: Limits | None = None) -> ChainInput:
+        limits = limits or Limits()
         if isinstance(raw, str):
             raw = {"question": raw}
         if not isinstance(raw, dict):
@@ -34,11 +53,25 @@ class ChainInput:
         question = raw.get("question")
         if not isinstance(question, str) or not question.strip():
             raise QueryError("'question' must be a non-empty string")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise QueryError(f"question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}")
+        if len(question) > limits.question_chars:
+            raise QueryError(
+                f"the question is {len(question):,} characters; the limit is {limits.question_chars:,} "
+                "(NEWSRAG_MAX_QUESTION_CHARS); ask something shorter"
+            )
         history = raw.get("history") or []
         if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
             raise QueryError("'history' must be a list of earlier user questions (strings), oldest first")
+        if len(history) > limits.history_items:
+            raise QueryError(
+                f"'history' has {len(history):,} turns; the limit is {limits.history_items:,} "
+                "(NEWSRAG_MAX_HISTORY_ITEMS); send only the latest turns"
+            )
+        for i, turn in enumerate(history):
+            if len(turn) > limits.history_item_chars:
+                raise QueryError(
+                    f"history[{i}] is {len(turn):,} characters; the limit is {limits.history_item_chars:,} "
+                    "(NEWSRAG_MAX_HISTORY_ITEM_CHARS)"
+                )
         k = raw.get("k", default_k)
         if not isinstance(k, int) or not 1 <= k <= 50:
             raise QueryError(f"'k' must be an integer from 1 to 50, got {k!r}")

@@ -17,6 +17,8 @@ from .store import SectionHit, Store, day_number
 __all__ = ["Filters", "Fused", "retrieve", "RRF_K"]
 
 RRF_K = 60
+#: Values a list filter (sources, article_ids) may hold.
+MAX_FILTER_VALUES = 1000
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,33 @@ class Filters:
     article_ids: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, raw: dict[str, Any] | None) -> Filters:
-        raw = dict(raw or {})
+    def parse(cls, raw: object) -> Filters:
+        if raw is None:
+            return cls()
+        if isinstance(raw, Filters):
+            return raw
+        if not isinstance(raw, dict):
+            raise QueryError(
+                f'filters must be an object such as {{"since": "2026-03-01", "sources": ["example.com"]}}, '
+                f"got {type(raw).__name__} {str(raw)[:60]!r}"
+            )
         unknown = set(raw) - {"since", "until", "sources", "article_ids"}
         if unknown:
-            raise QueryError(f"unknown filter {sorted(unknown)}; allowed: since, until, sources, article_ids")
-        return cls(
+            raise QueryError(f"unknown filter {sorted(map(str, unknown))}; allowed: since, until, sources, article_ids")
+        filters = cls(
             since=_date(raw.get("since"), "since"),
             until=_date(raw.get("until"), "until"),
             sources=_strings(raw.get("sources"), "sources"),
             article_ids=_strings(raw.get("article_ids"), "article_ids"),
         )
+        if filters.since and filters.until and filters.since > filters.until:
+            raise QueryError(
+                f"filters.since {filters.since} is after filters.until {filters.until}: no date is in that range; swap them"
+            )
+        for name, values in (("sources", filters.sources), ("article_ids", filters.article_ids)):
+            if len(values) > MAX_FILTER_VALUES:
+                raise QueryError(f"filters.{name} has {len(values)} values; the limit is {MAX_FILTER_VALUES}")
+        return filters
 
     def chroma_where(self) -> dict[str, Any] | None:
         clauses: list[dict[str, Any]] = []
@@ -76,7 +94,7 @@ def _strings(value: Any, name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise QueryError(f"filters.{name} must be a list of strings, got {value!r}")
+        raise QueryError(f"filters.{name} must be a list of strings, got {str(value)[:80]!r}")
     return tuple(value)
 
 

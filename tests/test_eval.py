@@ -300,7 +300,12 @@ def test_eval_cli_writes_reports_and_fails_a_threshold_above_the_result(
 
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["corpus"] == [str(corpus)] and report["articles"] == 3
-    assert set(report["systems"]) == {"newsrag", "naive"}
+    assert set(report["systems"]) == {"newsrag", "naive", "naive@budget"}
+    budget = report["systems"]["newsrag"]["metrics"]["quoted_chars"]
+    matched = report["systems"]["naive@budget"]
+    for q in matched["questions"]:  # the baseline cut to newsrag's mean quote budget, still exact spans
+        assert sum(len(c["quote"]) for c in q["answer"]["citations"]) <= round(budget)
+    assert matched["metrics"]["quoted_chars"] <= round(budget)
     for system in report["systems"].values():
         assert set(METRICS) <= set(system["metrics"])
         assert system["metrics"]["quote_validity"] == 1.0
