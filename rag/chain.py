@@ -22,9 +22,11 @@ from .extractive import answerable, extractive_answer
 from .lexical import LexicalIndex, lexical_index
 from .models import Answer
 from .quote import score_sentences
+from .ranking import rank_candidates
 from .records import sentence_id
 from .retrieve import retrieve
 from .rewrite import rewrite
+from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
 from .store import Store, make_store
 
@@ -34,11 +36,14 @@ __all__ = ["NewsragChain", "build_chain", "ChainInput", "Evidence"]
 class NewsragChain(Runnable[Any, Answer]):
     """See the module docstring. ``stream`` yields ``str`` pieces of the answer, then the ``Answer``."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, llm: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, embedder: Embedder, llm: Any = None, scorer: Scorer | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.llm = llm
+        self.scorer = scorer
 
     @property
     def InputType(self) -> Any:  # noqa: N802 (LangChain's name)
@@ -73,9 +78,12 @@ class NewsragChain(Runnable[Any, Answer]):
         sentences = self.store.sentences_by_id(ids)
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
+        ev = Evidence(inp, query, sections, candidates, articles, timings, index)
+        if self.scorer is not None:
+            rank_candidates(ev, self.scorer)
         timings["quotes_ms"] = (time.perf_counter() - t) * 1000
         timings["retrieve_total_ms"] = (time.perf_counter() - t0) * 1000
-        return Evidence(inp, query, sections, candidates, articles, timings, index)
+        return ev
 
     def _restate(self, inp: ChainInput) -> str:
         if self.llm is not None and inp.history:
@@ -85,11 +93,11 @@ class NewsragChain(Runnable[Any, Answer]):
         return rewrite(inp.question, inp.history)
 
     def answerable(self, ev: Evidence) -> tuple[bool, str | None]:
-        """Whether the evidence clears the calibrated bar; if not, an optional reason for the reader."""
-        return answerable(ev, self.settings.abstain_threshold)
+        """Whether the evidence answers the question; if not, a reason for the reader."""
+        return answerable(ev, self.settings.abstain_threshold, self.scorer)
 
     def _extractive(self, ev: Evidence) -> Iterator[str | Answer]:
-        return extractive_answer(ev, self.settings.abstain_threshold, self.settings.max_quotes)
+        return extractive_answer(ev, self.settings.abstain_threshold, self.settings.max_quotes, self.scorer)
 
     def _run(self, raw: Any) -> Iterator[str | Answer]:
         inp = ChainInput.parse(raw, self.settings.top_k, Limits.of(self.settings))
@@ -138,4 +146,5 @@ def build_chain(
         from .llm import make_llm
 
         llm = make_llm(settings)
-    return NewsragChain(settings, store, embedder, llm)
+    scorer = load_scorer() if getattr(settings, "quote_scorer", "learned") == "learned" and SCORER_PATH.exists() else None
+    return NewsragChain(settings, store, embedder, llm, scorer)

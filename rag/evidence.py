@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .errors import QueryError
+from .features import Context
 from .lexical import LexicalIndex
 from .models import Answer, Article, Citation, Retrieved
 from .quote import Candidate
@@ -89,6 +92,9 @@ class Evidence:
     articles: dict[str, Article]
     timings: dict[str, float]
     index: LexicalIndex
+    #: the question as the learned scorer reads it, and its candidates' features (None without a scorer)
+    context: Context | None = None
+    features: np.ndarray | None = None
 
     @property
     def retrieved(self) -> list[Retrieved]:

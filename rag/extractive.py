@@ -11,17 +11,28 @@ from .citations import citations_for
 from .compose import abstention_text, extractive_lines
 from .evidence import Evidence, make_answer
 from .models import Answer
-from .quote import merge, select
+from .quote import QuoteParams, merge, select
+from .ranking import abstain_reason, answerable_probability
 from .rewrite import unmentioned_topic
+from .scorer import Scorer
 
-__all__ = ["answerable", "extractive_answer"]
+__all__ = ["answerable", "extractive_answer", "LEARNED"]
+
+#: Selection over the learned scorer's probabilities: the floor comes from the scorer (keep_ratio, keep_floor),
+#: so no margin; a neighbour joins its quote only when nearly as likely to answer.
+LEARNED = QuoteParams(margin=1.0, neighbour_margin=0.15, per_article=2)
 
 
-def answerable(ev: Evidence, threshold: float) -> tuple[bool, str | None]:
-    """Whether the evidence clears the calibrated bar; if not, an optional reason for the reader."""
+def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> tuple[bool, str | None]:
+    """Whether the evidence answers the question; if not, an optional reason for the reader. With the
+    learned ``scorer`` its question model decides; without, the hand-set relevance bar ``threshold``."""
     missing = unmentioned_topic(ev.query, ev.index)
     if missing:
         return False, f"none of them mentions “{missing}”"
+    if scorer is not None:
+        if answerable_probability(ev, scorer) < scorer.abstain_below:
+            return False, abstain_reason(ev)
+        return True, None
     if not ev.candidates or ev.candidates[0].score < threshold:
         return False, None
     kind = expected_type(ev.inp.question)
@@ -31,17 +42,22 @@ def answerable(ev: Evidence, threshold: float) -> tuple[bool, str | None]:
     return True, None
 
 
-def extractive_answer(ev: Evidence, threshold: float, max_quotes: int) -> Iterator[str | Answer]:
+def extractive_answer(ev: Evidence, threshold: float, max_quotes: int, scorer: Scorer | None = None) -> Iterator[str | Answer]:
     """Yield the answer's text a line at a time, then the :class:`Answer`."""
     t = time.perf_counter()
-    ok, reason = answerable(ev, threshold)
+    ok, reason = answerable(ev, threshold, scorer)
     if not ok:
         text = abstention_text(ev.retrieved, reason)
         ev.timings["compose_ms"] = (time.perf_counter() - t) * 1000
         yield text
         yield make_answer(ev, text, [], True, "extractive")
         return
-    chosen = select(ev.candidates, max_quotes, threshold)
+    if scorer is not None:
+        best = ev.candidates[0].score
+        floor = max(scorer.keep_floor, scorer.keep_ratio * best)
+        chosen = select(ev.candidates, max_quotes, floor, LEARNED)
+    else:
+        chosen = select(ev.candidates, max_quotes, threshold)
     citations = citations_for(merge(chosen, ev.articles), ev.articles)
     parts = []
     for line in extractive_lines(citations):

@@ -1,0 +1,181 @@
+"""What a question pins down, read without an LLM: the names it uses (people, places, events, outlets),
+the dates or months it names, and the kind of answer it expects (a person, a time, a place, an amount,
+a reason). Quote scoring uses these as features and abstention asks whether the evidence covers them.
+
+Every pattern here is linear in the question's length (questions are bounded by the chain's limits).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from .text import STOPWORDS, tokens
+
+__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "ANSWER_KINDS"]
+
+ANSWER_KINDS = ("person", "time", "place", "amount", "number", "percent", "reason")
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH = (
+    r"(january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"
+)
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(\d{{4}}))?\b", re.I)
+_MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
+_ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_MONTH_ONLY = re.compile(rf"\b(?:in|during|since|by|early|late|mid-?)\s+{_MONTH}\b", re.I)
+_NAME = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of|the|de|for|and)\s+[A-Z][\w’'-]*|\s+[A-Z][\w’'-]*)*")
+_QUESTION_OPENERS = frozenset(
+    """what who whom whose how why when where which did does do is was were are will would could can has have had
+    and but so tell give list according in at on after before during since""".split()
+)
+_KIND_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("percent", re.compile(r"\b(what|which)\s+(share|percentage|proportion|percent)\b|\bhow\s+many\s+percent\b", re.I)),
+    (
+        "amount",
+        re.compile(
+            r"\bhow\s+much\b|\b(what|which)\s+(price|fee|fine|salary|wage|sum|amount|cost|budget|figure|rate)\b"
+            r"|\bhow\s+(expensive|costly)\b",
+            re.I,
+        ),
+    ),
+    ("number", re.compile(r"\bhow\s+(many|long|far|big|large|high|old)\b|\bwhat\s+(number|size|length)\b", re.I)),
+    ("person", re.compile(r"^\s*(and\s+)?(who|whom|whose)\b|\bwhich\s+(official|minister|person|man|woman)\b", re.I)),
+    ("time", re.compile(r"^\s*(and\s+)?when\b|\bwhat\s+(date|day|time|year|month)\b|\bby\s+when\b|\bhow\s+soon\b", re.I)),
+    ("place", re.compile(r"^\s*(and\s+)?where\b|\bin\s+which\s+(city|town|place|country)\b|\bwhat\s+venue\b", re.I)),
+    ("reason", re.compile(r"^\s*(and\s+)?why\b|\bwhat\s+(reason|caused)\b|\bfor\s+what\s+reason\b", re.I)),
+]
+_MONTH_TERMS = frozenset(_MONTHS) | {"march", "may"}
+#: Question words the lexical side counts as content but that say nothing about the topic.
+_VAGUE = frozenset({"much", "many", "accord", "according", "exactly", "actually", "specifically", "kind", "sort"})
+_HAS_PERCENT = re.compile(r"\d\s?%|\bper\s?cent\b|\bpercent", re.I)
+_HAS_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?(?:kronor|krona|dollars?|euros?|pounds?)\b",
+    re.I,
+)
+_HAS_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen|dozens|hundreds|thousands|half|quarter|third)\b",
+    re.I,
+)
+_HAS_TIME = re.compile(
+    rf"\b(\d{{4}}|{_MONTH}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|yesterday|"
+    r"week|weeks|month|months|year|years|days?|spring|summer|autumn|winter|morning|evening|night)\b",
+    re.I,
+)
+_HAS_REASON = re.compile(r"\b(because|since|due to|after|as a result|so that|in order to|blamed|caused|reason|why)\b", re.I)
+_HAS_NAME = re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Z]?[a-z]+)?\s+[A-Z][a-z]+")
+_HAS_ROLE = re.compile(
+    r"\b(minister|governor|chairman|chairwoman|chair|ceo|chief|president|mayor|spokes(?:man|woman|person)|"
+    r"director|secretary|leader|professor|dr|general|councillor|official|analyst|head)\b",
+    re.I,
+)
+
+
+@dataclass
+class QuestionInfo:
+    """What the question pins down. ``names`` are its capitalised phrases (people, places, events,
+    outlets), ``name_terms`` their content words; ``dates`` the days it names, ``months`` its months."""
+
+    text: str
+    terms: list[str]
+    names: list[str] = field(default_factory=list)
+    name_terms: set[str] = field(default_factory=set)
+    dates: list[dt.date] = field(default_factory=list)
+    months: set[int] = field(default_factory=set)
+    kind: str | None = None
+
+    @property
+    def topic_terms(self) -> set[str]:
+        """Content words that are not part of a name or a date: what the question asks about."""
+        dated = {str(d.day) for d in self.dates} | {str(d.year) for d in self.dates}
+        return set(self.terms) - self.name_terms - _MONTH_TERMS - dated - _VAGUE
+
+
+def dates_in(text: str, year: int = 2026) -> list[dt.date]:
+    """Days named in the text ("March 12", "12 March 2026", "2026-03-12"); the year defaults to ``year``."""
+    out: list[dt.date] = []
+    for m in _ISO.finditer(text):
+        try:
+            out.append(dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+        except ValueError:
+            continue
+    for pattern, day_group, month_group, year_group in ((_DAY_MONTH, 1, 2, 3), (_MONTH_DAY, 2, 1, 3)):
+        for m in pattern.finditer(text):
+            month = _MONTHS.get(m.group(month_group).lower().rstrip("."))
+            if month is None:
+                continue
+            try:
+                out.append(dt.date(int(m.group(year_group) or year), month, int(m.group(day_group))))
+            except ValueError:
+                continue
+    return out
+
+
+def _names(question: str) -> list[str]:
+    names = []
+    for m in _NAME.finditer(question):
+        phrase = m.group(0)
+        words = phrase.split()
+        while words and words[0].lower().strip("’'") in _QUESTION_OPENERS | STOPWORDS:
+            words = words[1:]
+        if not words:
+            continue
+        phrase = " ".join(words)
+        if phrase.lower() in _MONTHS or phrase.lower() in {"i", "i'm"}:
+            continue
+        names.append(phrase)
+    return names
+
+
+def analyze(question: str, year: int = 2026) -> QuestionInfo:
+    names = _names(question)
+    name_terms = {t for n in names for t in tokens(n)}
+    months = {_MONTHS[m.group(1).lower().rstrip(".")] for m in _MONTH_ONLY.finditer(question)}
+    dates = dates_in(question, year)
+    months |= {d.month for d in dates}
+    kind = next((k for k, p in _KIND_PATTERNS if p.search(question)), None)
+    return QuestionInfo(question, tokens(question), names, name_terms, dates, months, kind)
+
+
+def answer_kind_met(text: str, kind: str | None) -> bool:
+    """Whether ``text`` holds the kind of thing the question asks for (a person, a time, an amount ...)."""
+    if kind is None:
+        return True
+    if kind == "percent":
+        return bool(_HAS_PERCENT.search(text))
+    if kind == "amount":
+        return bool(_HAS_MONEY.search(text) or _HAS_PERCENT.search(text))
+    if kind == "number":
+        return bool(_HAS_NUMBER.search(text))
+    if kind == "time":
+        return bool(_HAS_TIME.search(text))
+    if kind == "person":
+        return bool(_HAS_NAME.search(text) or _HAS_ROLE.search(text))
+    if kind == "place":
+        return bool(_HAS_NAME.search(text) or re.search(r"\b(in|at|near|outside)\s+[A-Z]", text))
+    if kind == "reason":
+        return bool(_HAS_REASON.search(text))
+    return True
