@@ -143,7 +143,7 @@ def plan_ingest(paths: Iterable[str | Path], markers: dict[str, Marker], max_fil
         try:
             parsed = parse_file(path, max_file_bytes)
         except ParseError as e:
-            plan.results.append(FileResult(path=str(path), status="failed", reason=e.reason))
+            plan.results.append(FileResult(path=str(path), line=e.line, status="failed", reason=e.reason))
             continue
         if not parsed.errors:
             complete.add(str(path.resolve()))
@@ -298,11 +298,14 @@ def ingest_paths(
     settings = settings or get_settings()
     embedder = embedder or make_embedder(settings)
     store = store or make_store(settings, model=embedder.name)
-    store.check()
-    plan = plan_ingest(paths, store.markers(), settings.max_file_bytes, prune=prune)
-    report = IngestReport(results=plan.results)
     show = settings.progress if progress is None else progress
-    report.sections, report.sentences = apply_plan(plan, store, embedder, settings, progress=show)
+    # one writer per store at a time (docs/reliability.md): the plan is made against the markers as they
+    # are once this process holds the store, so two ingests never race on the same article
+    with store.exclusive("newsrag ingest"):
+        store.check()
+        plan = plan_ingest(paths, store.markers(), settings.max_file_bytes, prune=prune)
+        report = IngestReport(results=plan.results)
+        report.sections, report.sentences = apply_plan(plan, store, embedder, settings, progress=show)
     for r in report.results:
         setattr(report, r.status, getattr(report, r.status) + 1)
     report.seconds = round(time.perf_counter() - t0, 3)

@@ -1,6 +1,7 @@
-"""A BM25 index (bm25s) over section chunks, built once per store generation and cached on disk.
+"""A BM25 index (bm25s) over section chunks, built once per store version and cached on disk.
 
-Never rebuilt per query: the cache is keyed by the store's generation, which every ingest bumps.
+Never rebuilt per query: the cache is keyed by the store's version (collection id, generation, stamp),
+which every write by any process changes (ingest, delete, reindex, upload).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import pickle
 import threading
 from dataclasses import dataclass, field
@@ -36,9 +38,10 @@ class LexicalIndex:
     sources: np.ndarray
     df: dict[str, int]
     retriever: Any = field(repr=False, default=None)
+    version: tuple[str, int, str] = ("", 0, "")
 
     @classmethod
-    def build(cls, store: Store, generation: int) -> LexicalIndex:
+    def build(cls, store: Store, generation: int, version: tuple[str, int, str] = ("", 0, "")) -> LexicalIndex:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -65,6 +68,7 @@ class LexicalIndex:
             sources=np.array(sources, dtype=object),
             df=df,
             retriever=retriever,
+            version=version,
         )
 
     def __len__(self) -> int:
@@ -108,17 +112,17 @@ class LexicalIndex:
 
 
 def _disk_path(folder: Path, store: Store) -> Path:
-    key = hashlib.sha256(f"{store.where}|{store.prefix}|{store.articles.id}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{store.where}|{store.prefix}".encode()).hexdigest()[:16]
     return folder / f"bm25-{key}.pkl"
 
 
 def lexical_index(store: Store, folder: Path | None = None) -> LexicalIndex:
-    """The index for the store's current generation: from memory, else from disk, else built."""
-    generation = store.generation()
-    key = f"{store.where}|{store.prefix}|{store.articles.id}"  # a reindexed store is a new collection
+    """The index for the store's current version: from memory, else from disk, else built."""
+    version = store.version()
+    key = f"{store.where}|{store.prefix}"
     with _LOCK:
         cached = _CACHE.get(key)
-        if cached is not None and cached.generation == generation:
+        if cached is not None and getattr(cached, "version", None) == version:
             return cached
         path = _disk_path(folder, store) if folder else None
         index = None
@@ -126,17 +130,20 @@ def lexical_index(store: Store, folder: Path | None = None) -> LexicalIndex:
             try:
                 with path.open("rb") as f:
                     loaded = pickle.load(f)
-                if isinstance(loaded, LexicalIndex) and loaded.generation == generation:
+                if isinstance(loaded, LexicalIndex) and getattr(loaded, "version", None) == version:
                     index = loaded
             except Exception as e:  # a corrupt or old cache file is rebuilt, never fatal
                 log.warning("ignoring lexical index cache %s: %s", path, e)
         if index is None:
-            index = LexicalIndex.build(store, generation)
+            index = LexicalIndex.build(store, version[1], version)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                with tmp.open("wb") as f:
-                    pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-                tmp.replace(path)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
+                    with tmp.open("wb") as f:
+                        pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    tmp.replace(path)
+                except OSError as e:  # a read-only or full disk costs a rebuild next time, not the answer
+                    log.warning("cannot cache the lexical index in %s: %s", path, e)
         _CACHE[key] = index
         return index

@@ -8,16 +8,34 @@
 
 The collections record the embedding model; opening them with another model raises
 :class:`~rag.errors.ModelMismatchError` instead of mixing vectors.
+
+Many processes, one store (docs/reliability.md):
+
+* Writers are serialized per embedded store by a cross-process lock (:meth:`Store.writing`); a writer
+  reopens its Chroma client once it holds the lock, so it never writes over vectors it has not seen.
+* Every write bumps the store's *generation* (and a random stamp, so two servers-mode writers that race
+  on the counter still leave a change readers notice). :meth:`Store.version` is what caches key on.
+* Embedded Chroma keeps each process's vector index in memory: a reader whose store changed under it
+  (another process wrote) reopens its client when the version moves, and any read that meets a record
+  it cannot resolve reopens and reads once more instead of failing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
+import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -40,13 +58,24 @@ from .records import (
 from .settings import Settings, get_settings
 
 # SectionHit, SentenceRecord and day_number are re-exported from .records
-__all__ = ["Store", "make_store", "SectionHit", "SentenceRecord", "day_number", "ArticleWrite", "Marker", "pages"]
+__all__ = [
+    "Store",
+    "make_store",
+    "SectionHit",
+    "SentenceRecord",
+    "day_number",
+    "ArticleWrite",
+    "Marker",
+    "pages",
+    "WriteLock",
+]
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
-_CLIENTS: dict[str, Any] = {}
+_CLIENTS: dict[str, _Handle] = {}
 _CLIENT_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,16 +98,64 @@ class ArticleWrite:
     sentence_vectors: np.ndarray
 
 
+class _Handle:
+    """The Chroma client of one store location in this process, shared by its :class:`Store` objects.
+
+    Embedded Chroma caches the vector index in memory per process, so a client opened before another
+    process wrote can miss new records or return deleted ones. :meth:`reopen` swaps in a fresh client
+    (Chroma's per-path system cache is dropped for that path only); ``opened`` counts the swaps so that
+    threads that met the same stale client reopen it once, not once each.
+    """
+
+    def __init__(self, opener: Callable[[], Any] | None, client: Any = None) -> None:
+        self._opener = opener
+        self.client: Any = client if client is not None else (opener() if opener else None)
+        self.opened = 0
+        self.lock = threading.RLock()
+
+    @property
+    def embedded(self) -> bool:
+        return self._opener is not None
+
+    def reopen(self, seen: int) -> None:
+        if self._opener is None:
+            return  # a Chroma server (or a client given by the caller) is always current
+        with self.lock:
+            if self.opened != seen:
+                return  # another thread reopened it already
+            path = getattr(getattr(self.client, "_system", None), "settings", None)
+            _forget_system(getattr(path, "persist_directory", None))
+            self.client = self._opener()
+            self.opened += 1
+
+
+def _forget_system(persist_directory: str | None) -> None:
+    """Drop Chroma's cached system for one path, so that the next PersistentClient reads it afresh.
+    The old system is not stopped: a query running on it in another thread finishes undisturbed."""
+    if not persist_directory:
+        return
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with SharedSystemClient._refcount_lock:
+        SharedSystemClient._identifier_to_system.pop(persist_directory, None)
+        SharedSystemClient._identifier_to_refcount.pop(persist_directory, None)
+
+
 def _client_for(settings: Settings) -> Any:
+    """The current Chroma client for the settings' store (kept for callers that want the raw client)."""
+    return _handle_for(settings).client
+
+
+def _handle_for(settings: Settings) -> _Handle:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     key = settings.chroma_url or str(settings.chroma_path.resolve())
     with _CLIENT_LOCK:
-        client = _CLIENTS.get(key)
-        if client is not None:
-            return client
+        handle = _CLIENTS.get(key)
+        if handle is not None:
+            return handle
         try:
             if settings.chroma_url:
                 parts = urlparse(settings.chroma_url)
@@ -89,44 +166,170 @@ def _client_for(settings: Settings) -> Any:
                     settings=chroma_settings,
                 )
                 client.heartbeat()
+                handle = _Handle(None, client)
             else:
                 settings.chroma_path.mkdir(parents=True, exist_ok=True)
-                client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+                path = str(settings.chroma_path)
+                handle = _Handle(lambda: chromadb.PersistentClient(path=path, settings=chroma_settings))
         except Exception as e:  # connection refused, bad folder, ...
             where = settings.chroma_url or settings.chroma_path
             raise StoreError(
                 f"cannot open the Chroma store at {where}: {e}. Check NEWSRAG_CHROMA_URL (is `chroma run` up?) or NEWSRAG_HOME."
             ) from e
-        _CLIENTS[key] = client
-        return client
+        _CLIENTS[key] = handle
+        return handle
+
+
+class WriteLock:
+    """A cross-process lock that serializes the writers of one embedded store (``chroma/write.lock``).
+
+    A second writer waits, saying once who holds the lock and since when, and gives up with a
+    :class:`StoreError` after ``timeout`` seconds. The lock is an OS file lock: a writer killed with
+    SIGKILL releases it with its process, and the next writer completes its half-written batch.
+    Re-entrant within a process (an upload's ingest inside the server, a delete inside a session).
+    """
+
+    def __init__(self, folder: Path, timeout: float, on_wait: Callable[[str], None] | None = None) -> None:
+        from filelock import FileLock
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.timeout = timeout
+        self.on_wait = on_wait or (lambda msg: log.warning("%s", msg))
+        self._file = FileLock(str(folder / "write.lock"), thread_local=False)
+        self._owner = folder / "write.owner"
+        self._threads = threading.RLock()
+        self._depth = 0
+
+    def holder(self) -> str:
+        try:
+            info = json.loads(self._owner.read_text(encoding="utf-8"))
+            ago = max(0, int(time.time() - float(info["started"])))
+            return f"started {ago} s ago by pid {info['pid']} ({info.get('command', '?')})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "by another process"
+
+    @contextmanager
+    def hold(self, what: str) -> Iterator[bool]:
+        """Hold the lock; yields True when this call took it (False when it was already held here)."""
+        from filelock import Timeout
+
+        if not self._threads.acquire(timeout=self.timeout):
+            raise StoreError(self._refusal())
+        try:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield False
+                finally:
+                    self._depth -= 1
+                return
+            deadline = time.monotonic() + self.timeout
+            try:
+                self._file.acquire(timeout=0)
+            except Timeout:
+                self.on_wait(f"waiting for another writer of {self.folder.parent}, {self.holder()}")
+                try:
+                    self._file.acquire(timeout=max(0.0, deadline - time.monotonic()))
+                except Timeout:
+                    raise StoreError(self._refusal()) from None
+            self._depth = 1
+            try:
+                info = {"pid": os.getpid(), "started": time.time(), "command": what}
+                self._owner.write_text(json.dumps(info), encoding="utf-8")
+                yield True
+            finally:
+                self._depth = 0
+                self._file.release()
+        finally:
+            self._threads.release()
+
+    def _refusal(self) -> str:
+        return (
+            f"the store at {self.folder.parent} is being written {self.holder()}; gave up after waiting "
+            f"{self.timeout:.0f} s. Try again when it is done, or raise NEWSRAG_WRITE_LOCK_TIMEOUT."
+        )
+
+
+_LOCKS: dict[str, WriteLock] = {}
+
+
+def _write_lock(settings: Settings) -> WriteLock | None:
+    if settings.chroma_url:
+        return None  # server mode: writes are idempotent per article, markers last (docs/reliability.md)
+    key = str(settings.chroma_path.resolve())
+    with _CLIENT_LOCK:
+        lock = _LOCKS.get(key)
+        if lock is None:
+            lock = _LOCKS[key] = WriteLock(settings.chroma_path, settings.write_lock_timeout)
+        lock.timeout = settings.write_lock_timeout
+        return lock
+
+
+_STALE = ("Error finding id", "Error getting embedding", "does not exist", "Nothing found on disk")
+
+
+def _stale(error: Exception) -> bool:
+    """Whether a Chroma error is the kind a stale in-memory view of a changed store raises."""
+    text = f"{type(error).__name__}: {error}"
+    return any(s in text for s in _STALE) or type(error).__name__ in ("InternalError", "NotFoundError")
 
 
 class Store:
     """Reads and writes newsrag's records in one Chroma database."""
 
-    def __init__(self, client: Any, prefix: str, model: str, where: str) -> None:
-        self.client = client
+    def __init__(self, client: Any, prefix: str, model: str, where: str, *, write_lock: WriteLock | None = None) -> None:
+        self._handle = client if isinstance(client, _Handle) else _Handle(None, client)
         self.prefix = prefix
         self.model = model
         self.where = where
+        self.write_lock = write_lock
         self._cols: dict[str, Any] = {}
+        self._cols_opened = self._handle.opened
         self._lock = threading.RLock()
-        self._text_cache: dict[tuple[str, str], Article] = {}
+        self._seen: tuple[str, int, str] | None = None
+
+    @property
+    def client(self) -> Any:
+        return self._handle.client
+
+    # -- staying current with other processes ------------------------------------------------------
+    def refresh(self) -> None:
+        """Reopen the Chroma client (embedded store), so that records other processes wrote are seen."""
+        self._handle.reopen(self._handle.opened)
+
+    def _read(self, fn: Callable[[], T], attempts: int = 4) -> T:
+        """Run a read; if it meets a record or collection that a stale view cannot resolve (another process
+        wrote, deleted or reindexed meanwhile), reopen the client and read again, a few times at most."""
+        for attempt in range(attempts):
+            seen = self._handle.opened
+            try:
+                return fn()
+            except Exception as e:
+                if not _stale(e):
+                    raise
+                if attempt == attempts - 1:
+                    raise StoreError(
+                        f"cannot read the store at {self.where}: {e}. If another process is writing it, ask again "
+                        "when it is done; if this persists, run `newsrag reindex`."
+                    ) from e
+                log.info("store %s changed under this process (%s); reading it again", self.where, e)
+                if attempt:
+                    time.sleep(0.2 * attempt)  # reindex is swapping collections: give it a moment
+                self._handle.reopen(seen)
+        raise AssertionError("unreachable")
 
     # -- collections ---------------------------------------------------------------------------
     def _name(self, kind: str) -> str:
         return f"{self.prefix}_{kind}"
 
     def _collection(self, kind: str) -> Any:
+        if self._cols_opened != self._handle.opened:
+            self._cols, self._cols_opened = {}, self._handle.opened
         col = self._cols.get(kind)
         if col is None:
             with self._lock:
-                col = self.client.get_or_create_collection(
-                    self._name(kind),
-                    configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"model": self.model, "schema": SCHEMA, "generation": 0},
-                    embedding_function=None,
-                )
+                col = self._open(kind)
                 stored = (col.metadata or {}).get("model")
                 if stored and stored != self.model:
                     raise ModelMismatchError(
@@ -137,6 +340,24 @@ class Store:
                     )
                 self._cols[kind] = col
         return col
+
+    def _open(self, kind: str) -> Any:
+        """The collection, created if the store has none yet. While ``reindex`` swaps its new collections
+        in, a missing one is not created (that would block the swap): the read is retried instead."""
+        try:
+            return self.client.get_collection(self._name(kind), embedding_function=None)
+        except Exception as e:
+            if "does not exist" not in str(e) and type(e).__name__ != "NotFoundError":
+                raise
+            names = {getattr(c, "name", str(c)) for c in self.client.list_collections()}
+            if f"{self.prefix}.reindex_{kind}" in names:
+                raise StoreError(f"collection {self._name(kind)!r} does not exist while reindex swaps it") from e
+        return self.client.get_or_create_collection(
+            self._name(kind),
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"model": self.model, "schema": SCHEMA, "generation": 0},
+            embedding_function=None,
+        )
 
     @property
     def articles(self) -> Any:
@@ -153,14 +374,29 @@ class Store:
     def check(self) -> None:
         """Open all collections now (raises ModelMismatchError early)."""
         for kind in ("articles", "sections", "sentences"):
-            self._collection(kind)
+            self._read(partial(self._collection, kind))
 
-    # -- generation: bumped by every write, read by caches (lexical index, article texts) -------
+    # -- generation: bumped by every write, read by caches (lexical index) and by readers --------
     def generation(self) -> int:
-        return int(self._meta().get("generation", 0))
+        return int(self._current()[1])
+
+    def version(self) -> tuple[str, int, str]:
+        """(articles collection id, generation, stamp): changes whenever any process wrote the store,
+        including ``reindex`` (a new collection). A reader that sees it move reopens its client."""
+        return self._current()
+
+    def _current(self) -> tuple[str, int, str]:
+        col = self._read(lambda: self.client.get_collection(self._collection("articles").name))
+        meta = col.metadata or {}
+        now = (str(col.id), int(meta.get("generation", 0)), str(meta.get("stamp", "")))
+        if self._seen is not None and now != self._seen:
+            self.refresh()
+        self._seen = now
+        return now
 
     def _meta(self) -> dict[str, Any]:
-        return dict(self.client.get_collection(self._name("articles")).metadata or {})
+        name = self._collection("articles").name  # created on first use
+        return dict(self.client.get_collection(name).metadata or {})
 
     def is_dirty(self) -> bool:
         """True while an ingest is writing, or after one was killed half way."""
@@ -168,15 +404,46 @@ class Store:
         return bool(self._meta().get("dirty"))
 
     def set_dirty(self, dirty: bool) -> None:
-        """Mark the store as being written; clearing the mark bumps the generation that caches watch."""
+        """Mark the store as being written (or done). Each committed write bumps the generation itself."""
         with self._lock:
-            col = self.articles
             meta = self._meta()
             meta["dirty"] = int(dirty)
-            if not dirty:
-                meta["generation"] = int(meta.get("generation", 0)) + 1
             meta.setdefault("model", self.model)
+            self.articles.modify(metadata=meta)
+
+    def bump(self) -> None:
+        """Tell every reader the store changed: a new generation and a new random stamp."""
+        with self._lock:
+            meta = self._meta()
+            meta["generation"] = int(meta.get("generation", 0)) + 1
+            meta["stamp"] = uuid.uuid4().hex[:12]
+            meta.setdefault("model", self.model)
+            col = self.articles
             col.modify(metadata=meta)
+            self._seen = (str(col.id), int(meta["generation"]), str(meta["stamp"]))  # our own write: current
+
+    @contextmanager
+    def exclusive(self, what: str = "") -> Iterator[Store]:
+        """Hold the store's write lock (embedded stores; a no-op for a Chroma server), with this process's
+        view fresh, so that a writer never writes over vectors another process wrote meanwhile."""
+        if self.write_lock is None:
+            yield self
+            return
+        what = what or " ".join(os.path.basename(a) for a in sys.argv[:3]) or "newsrag"
+        with self.write_lock.hold(what) as first:
+            if first:
+                self.refresh()
+            yield self
+
+    @contextmanager
+    def writing(self, what: str = "") -> Iterator[Store]:
+        """One write session: :meth:`exclusive`, and the store marked dirty until the session ends. A
+        session that dies keeps the mark, and the next ingest sweeps what it left."""
+        with self.exclusive(what):
+            self.check()
+            self.set_dirty(True)
+            yield self
+            self.set_dirty(False)
 
     # -- writes ----------------------------------------------------------------------------------
     def _batch(self) -> int:
@@ -255,6 +522,7 @@ class Store:
             [w.article.text for w in batch],
             [article_meta(w.article, self.model) for w in batch],
         )
+        self.bump()
 
     def _delete_children(self, ids: list[str]) -> None:
         for col in (self.sentences, self.sections):
@@ -263,9 +531,11 @@ class Store:
 
     def delete(self, ids: list[str]) -> None:
         """Remove articles and everything that belongs to them (marker first: no half-visible article)."""
+        ids = list(dict.fromkeys(ids))  # the same id twice is one article, not a DuplicateIDError
         if ids:
             self.articles.delete(ids=ids)
             self._delete_children(ids)
+            self.bump()
 
     def sweep_orphans(self) -> int:
         """Delete section and sentence records whose article has no marker (left by a killed ingest)."""
@@ -291,12 +561,10 @@ class Store:
         return out
 
     def count(self) -> int:
-        return int(self.articles.count())
+        return int(self._read(lambda: self.articles.count()))
 
     def list_articles(self) -> list[ArticleSummary]:
-        out = []
-        for meta_id, meta in self._iter_articles():
-            out.append(summary_from(meta_id, meta))
+        out = [summary_from(meta_id, meta) for meta_id, meta in self._read(lambda: list(self._iter_articles()))]
         out.sort(key=lambda a: (a.date or dt.date.min, a.title), reverse=True)
         return out
 
@@ -314,51 +582,68 @@ class Store:
         """Full articles (text and spans) by id; missing ids are left out."""
         if not ids:
             return {}
-        got = self.articles.get(ids=list(dict.fromkeys(ids)), include=["metadatas", "documents"])
+        unique = list(dict.fromkeys(ids))
+        got = self._read(lambda: self.articles.get(ids=unique, include=["metadatas", "documents"]))
         out = {}
         for i, meta, doc in zip(got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True):
-            out[i] = article_from(i, meta, doc)
+            if meta is not None and doc is not None:
+                out[i] = article_from(i, meta, doc)
         return out
 
     def query_sections(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[SectionHit]:
         # no count() first: it costs 2.4 ms at 55k sections, and Chroma returns fewer rows (or none) itself
-        got = self.sections.query(
-            query_embeddings=[vector],
-            n_results=k,
-            where=where or None,
-            include=["metadatas", "distances", "documents"],
-        )
-        hits = []
-        rows = zip(got["ids"][0], got["metadatas"][0], got["distances"][0], got["documents"][0], strict=True)
-        for cid, meta, dist, doc in rows:
-            hits.append(hit_from(cid, meta, 1.0 - float(dist), doc))
-        return hits
+        tries: list[int] = []
+
+        def run() -> list[SectionHit]:
+            tries.append(1)
+            got = self.sections.query(
+                query_embeddings=[vector],
+                n_results=k,
+                where=where or None,
+                include=["metadatas", "distances", "documents"],
+            )
+            rows = zip(got["ids"][0], got["metadatas"][0], got["distances"][0], got["documents"][0], strict=True)
+            hits = [hit_from(cid, meta, 1.0 - float(dist), doc) for cid, meta, dist, doc in rows if meta is not None]
+            if len(hits) < len(got["ids"][0]) and len(tries) == 1:
+                # the vector index of this process still holds records another process deleted
+                raise StoreError(f"Nothing found on disk for {len(got['ids'][0]) - len(hits)} section hits")
+            return hits
+
+        return self._read(run)
 
     def sections_by_id(self, ids: Sequence[str]) -> dict[str, SectionHit]:
         if not ids:
             return {}
-        got = self.sections.get(ids=list(ids), include=["metadatas", "documents"])
+        got = self._read(lambda: self.sections.get(ids=list(ids), include=["metadatas", "documents"]))
         rows = zip(got["ids"], got["metadatas"], got["documents"], strict=True)
-        return {cid: hit_from(cid, meta, 0.0, doc) for cid, meta, doc in rows}
+        return {cid: hit_from(cid, meta, 0.0, doc) for cid, meta, doc in rows if meta is not None}
 
     def sentences_by_id(self, ids: Sequence[str]) -> list[SentenceRecord]:
         """Sentence records with their vectors. Fetching by id is ~7x faster than a ``chunk_id $in``
         filter at 200k sentences (docs/benchmarks.md), and ids follow from the article's spans."""
         if not ids:
             return []
-        return _sentence_rows(self.sentences.get(ids=list(ids), include=["metadatas", "documents", "embeddings"]))
+        include = ["metadatas", "documents", "embeddings"]
+        return _sentence_rows(self._read(lambda: self.sentences.get(ids=list(ids), include=include)))
 
     def sentences_for(self, chunk_ids: Sequence[str]) -> list[SentenceRecord]:
         """Sentence records of the given chunks, by metadata filter."""
         if not chunk_ids:
             return []
         where = {"chunk_id": {"$in": list(chunk_ids)}}
-        return _sentence_rows(self.sentences.get(where=where, include=["metadatas", "documents", "embeddings"]))
+        include = ["metadatas", "documents", "embeddings"]
+        return _sentence_rows(self._read(lambda: self.sentences.get(where=where, include=include)))
 
     def iter_sections(self, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(chunk id, embedded text, metadata) of every section record, for the lexical index."""
-        for got in pages(self.sections, ["metadatas", "documents"], page=page):
-            yield from zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        rows = self._read(
+            lambda: [
+                r
+                for got in pages(self.sections, ["metadatas", "documents"], page=page)
+                for r in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            ]
+        )
+        yield from rows
 
 
 def pages(col: Any, include: list[str], page: int = 5000) -> Iterator[dict[str, Any]]:
@@ -375,6 +660,8 @@ def pages(col: Any, include: list[str], page: int = 5000) -> Iterator[dict[str, 
 def _sentence_rows(got: dict[str, Any]) -> list[SentenceRecord]:
     out = []
     for sid, meta, doc, vec in zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True):
+        if meta is None or doc is None:
+            continue  # deleted while we read
         out.append(
             SentenceRecord(
                 id=sid,
@@ -399,4 +686,4 @@ def make_store(settings: Settings | None = None, model: str | None = None) -> St
 
         model = make_embedder(settings).name
     where = settings.chroma_url or str(settings.chroma_path)
-    return Store(_client_for(settings), settings.collection, model, where)
+    return Store(_handle_for(settings), settings.collection, model, where, write_lock=_write_lock(settings))

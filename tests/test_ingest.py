@@ -470,7 +470,7 @@ def _bad_latin1(write_bytes: Callable[..., Path], folder: Path) -> tuple[list[Pa
 def _bad_date(write_bytes: Callable[..., Path], folder: Path) -> tuple[list[Path], str, str]:
     text = " date 2025-02-30 https://ex.example/bad-date\n\nA Title Here\n\nThe body text. More of it.\n"
     p = write_bytes("bad_date.txt", text.encode(), folder=folder)
-    return [p], str(p), "2025-02-30"
+    return [p], f"{p}:1", "2025-02-30"  # the header's line, not just the file
 
 
 def _bad_too_big(write_bytes: Callable[..., Path], folder: Path) -> tuple[list[Path], str, str]:

@@ -147,15 +147,16 @@ def delete(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
     from ..rag.errors import NotFoundError
     from ..rag.store import make_store
 
+    ids = list(dict.fromkeys(article_ids))  # `delete ID ID` deletes it once
     store = make_store(_settings(ctx))
-    found = store.get_articles(list(article_ids))
-    missing = [i for i in article_ids if i not in found]
-    if missing:
-        raise NotFoundError(f"no article with id {', '.join(missing)}; nothing deleted (`newsrag articles` lists ids)")
-    store.set_dirty(True)
-    store.delete(list(article_ids))
-    store.set_dirty(False)
-    for i in article_ids:
+    with store.exclusive("newsrag delete"):
+        found = store.get_articles(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError(f"no article with id {', '.join(missing)}; nothing deleted (`newsrag articles` lists ids)")
+        with store.writing("newsrag delete"):
+            store.delete(ids)
+    for i in ids:
         click.echo(f"deleted {i}: {found[i].title}")
 
 

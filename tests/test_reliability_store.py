@@ -1,0 +1,231 @@
+"""Many processes, one store (issue 11, items 1-3; docs/reliability.md).
+
+Embedded Chroma keeps each process's vector index in memory. A reader that answered once holds that
+index; another process then deletes, ingests or reindexes, and the reader must see the change: no
+``TypeError`` on a deleted record, no ``Error finding id`` on a new one, no answer from a deleted article.
+Two writers on one home are serialized by a lock and end with the store one sequential run makes.
+
+The reader here is this test process (a chain over the store, as ``newsrag serve`` holds one); the writers
+are real ``newsrag`` processes. The hash embedder keeps it fast: the questions name rare words, so the
+lexical half of retrieval finds the article.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chain_helpers import assert_valid
+from conftest import CORPUS, NEWSRAG, SEED, make_settings, newsrag_env
+from test_sigkill import dump, make_corpus
+
+from newsrag.ingest import ingest_paths
+from newsrag.rag.chain import NewsragChain, build_chain
+from newsrag.rag.embed import HashEmbedder
+from newsrag.rag.errors import StoreError
+from newsrag.rag.store import make_store
+
+pytestmark = pytest.mark.slow
+
+CUP = "Who scored the header in the Coastal Cup final?"
+CUP_TITLE = "Late Salcott Header Hands Port Calder Gulls First Coastal Cup Since 2009"
+CUP_ID = "cd3519ab7e6384d8"
+FINE = "What fine did Velmora get for the Halo Tab?"
+FINE_TITLE = "Velmora Unveils Halo Tab Days After Record Privacy Fine"
+
+
+def newsrag(home: Path, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``newsrag ARGS`` as another process on ``home`` (hash embedder)."""
+    proc = subprocess.run(
+        [*NEWSRAG, *args],
+        env=newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384", **env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def reader(tmp_path: Path) -> tuple[NewsragChain, Path]:
+    """A chain over a store holding the fixture corpus; it has answered once, so its vector index is loaded."""
+    home = tmp_path / "home"
+    settings = make_settings(home, embedding_model="hash-384")
+    assert ingest_paths([CORPUS], settings).added == 8
+    chain = build_chain(settings)
+    answer = chain.invoke(CUP)
+    assert [c.title for c in answer.citations][:1] == [CUP_TITLE]
+    return chain, home
+
+
+def titles(answer: Any) -> set[str]:
+    return {c.title for c in answer.citations}
+
+
+def test_delete_by_another_process_leaves_the_reader_answering(reader: tuple[NewsragChain, Path], tmp_path: Path) -> None:
+    """Item 2: ``newsrag delete`` while a server runs broke every later question (TypeError in hit_from)."""
+    chain, home = reader
+    assert newsrag(home, "delete", CUP_ID, cwd=tmp_path).returncode == 0
+    for question in (FINE, CUP, "What did the rail union announce?"):
+        answer = chain.invoke(question)  # used to raise TypeError: 'NoneType' object is not subscriptable
+        assert_valid(answer, chain.store)
+        assert CUP_TITLE not in titles(answer), f"{question!r} cites the deleted article"
+    assert FINE_TITLE in titles(chain.invoke(FINE))
+    assert CUP_ID not in {a.id for a in chain.store.list_articles()}
+
+
+def test_ingest_by_another_process_is_answerable_at_once(reader: tuple[NewsragChain, Path], tmp_path: Path) -> None:
+    """Item 3: articles ingested while a server ran were listed but unanswerable (Error finding id)."""
+    chain, home = reader
+    assert newsrag(home, "ingest", str(SEED), "--no-progress", cwd=tmp_path).returncode == 0
+    answer = chain.invoke("What did Hegseth say about Ukraine's pre-2014 borders?")
+    assert_valid(answer, chain.store)
+    assert not answer.abstained and any("pre-2014 borders" in c.quote for c in answer.citations), answer.answer
+    assert CUP_TITLE in titles(chain.invoke(CUP))
+
+
+def test_reindex_by_another_process_is_seen(reader: tuple[NewsragChain, Path], tmp_path: Path) -> None:
+    """``newsrag reindex`` swaps in new collections; the reader follows them instead of failing."""
+    chain, home = reader
+    before = chain.store.articles.id, chain.store.generation()
+    proc = newsrag(home, "reindex", cwd=tmp_path)
+    assert proc.returncode == 0 and "re-embedded 8 articles" in proc.stdout, proc.stderr
+    for question, title in ((CUP, CUP_TITLE), (FINE, FINE_TITLE)):
+        answer = chain.invoke(question)
+        assert_valid(answer, chain.store)
+        assert title in titles(answer)
+    after = chain.store.articles.id, chain.store.generation()
+    assert after[0] != before[0] and after[1] > before[1], "a reindexed store is a new collection, a newer generation"
+
+
+# -- writers --------------------------------------------------------------------------------------
+def test_two_ingests_at_once_equal_one_sequential_run(tmp_path: Path) -> None:
+    """Item 1: ``newsrag ingest A & newsrag ingest B`` on one home left 744 sentence vectors unreadable."""
+    corpus = tmp_path / "synthetic"
+    make_corpus(corpus, n=150)
+    a, b = tmp_path / "A", tmp_path / "B"
+    a.mkdir()
+    b.mkdir()
+    for i, path in enumerate(sorted(corpus.iterdir())):
+        path.rename((a if i % 2 else b) / path.name)
+    both, sequential = tmp_path / "both", tmp_path / "sequential"
+    env = newsrag_env(both, NEWSRAG_EMBEDDING_MODEL="hash-384")
+    procs = [
+        subprocess.Popen(
+            [*NEWSRAG, "ingest", str(folder), "--no-progress"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for folder in (a, b)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0 and "Traceback" not in err, err
+        assert out.strip().splitlines()[-1].startswith("added 75, updated 0, unchanged 0, failed 0;"), out
+    for folder in (a, b):
+        assert newsrag(sequential, "ingest", str(folder), "--no-progress", cwd=tmp_path).returncode == 0
+    assert_same_store(dump(both, tmp_path), dump(sequential, tmp_path), 150)
+    # and the store answers: every sentence vector can be read (it used to fail: Error getting embedding)
+    ask = newsrag(both, "ask", "Which council approved the ferry plan?", "--json", cwd=tmp_path)
+    assert ask.returncode == 0, ask.stderr
+    assert any("waiting for another writer" in err for _, err in outs), "the second writer should have waited"
+
+
+def assert_same_store(got: dict[str, Any], want: dict[str, Any], n_articles: int) -> None:
+    """Same counts, ids, documents, metadata and vectors (digests), and the vector index answers."""
+    assert not got["dirty"]
+    for kind in ("articles", "sections", "sentences"):
+        assert len(got[kind]) == len(want[kind]), f"{kind}: {len(got[kind])} records, expected {len(want[kind])}"
+        assert set(got[kind]) == set(want[kind]), f"{kind}: different record ids"
+        for i, (doc, meta, digest) in want[kind].items():
+            meta = {k: v for k, v in meta.items() if k != "path"}
+            got_meta = {k: v for k, v in got[kind][i][1].items() if k != "path"}
+            assert (got[kind][i][0], got_meta, got[kind][i][2]) == (doc, meta, digest), f"{kind} {i} differs"
+    assert len(got["articles"]) == n_articles
+    assert got["query"][0] == got["probe"], "a stored vector must find its own record"
+
+
+HOLD = r"""
+import sys, time
+from newsrag.rag.settings import Settings
+from newsrag.rag.store import make_store
+store = make_store(Settings(_env_file=None), model="hash-384")
+with store.exclusive("test holder"):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+def test_a_second_writer_waits_then_gives_up_with_a_clear_message(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert newsrag(home, "ingest", str(CORPUS), "--no-progress", cwd=tmp_path).returncode == 0
+    before = dump(home, tmp_path)
+    env = newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, "60"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        refused = newsrag(home, "ingest", str(SEED), "--no-progress", cwd=tmp_path, NEWSRAG_WRITE_LOCK_TIMEOUT="1")
+        assert refused.returncode == 1
+        lines = [line for line in refused.stderr.splitlines() if line.strip()]
+        assert any(f"waiting for another writer of {home}" in line and "by pid" in line for line in lines), lines
+        assert lines[-1].startswith(f"Error: the store at {home} is being written started ")
+        assert f"pid {holder.pid} (test holder)" in lines[-1] and "NEWSRAG_WRITE_LOCK_TIMEOUT" in lines[-1]
+        delete = newsrag(home, "delete", CUP_ID, cwd=tmp_path, NEWSRAG_WRITE_LOCK_TIMEOUT="1")
+        assert delete.returncode == 1 and "is being written" in delete.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert dump(home, tmp_path) == before, "a refused writer changed the store"
+    # the lock dies with its holder (SIGKILL above): the next writer goes straight in
+    assert newsrag(home, "ingest", str(SEED), "--no-progress", cwd=tmp_path).returncode == 0
+
+
+def test_a_waiting_writer_goes_on_when_the_first_is_done(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, "3"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        proc = newsrag(home, "ingest", str(CORPUS), "--no-progress", cwd=tmp_path)
+    finally:
+        holder.wait(timeout=60)
+    assert proc.returncode == 0 and "waiting for another writer" in proc.stderr
+    assert proc.stdout.strip().splitlines()[-1].startswith("added 8,")
+
+
+def test_store_version_moves_with_every_write_in_process(tmp_path: Path) -> None:
+    """The version readers key on changes on ingest and delete, and not on a no-op ingest."""
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
+    store = make_store(settings, model="hash-384")
+    v0 = store.version()
+    ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
+    v1 = store.version()
+    ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
+    assert store.version() == v1 != v0
+    with store.writing("test"):
+        store.delete([CUP_ID, CUP_ID])  # the same id twice: once, no DuplicateIDError
+    assert store.version() != v1 and not store.is_dirty()
+
+
+def test_the_write_lock_refuses_after_its_timeout_in_process(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384", write_lock_timeout=0.5)
+    store = make_store(settings, model="hash-384")
+    env = newsrag_env(settings.home, NEWSRAG_EMBEDDING_MODEL="hash-384")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, "30"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with pytest.raises(StoreError, match="is being written started .* by pid"):  # while the holder holds
+            ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.count() == 0
