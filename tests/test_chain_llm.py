@@ -3,6 +3,8 @@ that exist become citations, unsupported sentences are removed, and garbage fall
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from chain_helpers import BORDERS, assert_valid, corpus_chain
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -20,7 +22,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
 
 
 def with_llm(base: NewsragChain, *responses: str) -> NewsragChain:
-    return NewsragChain(base.settings, base.store, base.embedder, FakeListChatModel(responses=list(responses)))
+    """The base chain (same store, embedder and ranking) answering with a fake model."""
+    chain = copy.copy(base)
+    chain.llm = FakeListChatModel(responses=list(responses))
+    return chain
 
 
 def offered(chain: NewsragChain, question: str) -> list[str]:
@@ -77,9 +82,11 @@ def test_model_that_follows_an_injected_instruction_cannot_quote_it(base: Newsra
     chain = with_llm(base, f'"{INJECTED}" [1]. {INJECTED} [{len(sentences)}]. {INJECTED}, the article says [77].')
     answer = chain.invoke({"question": question})
     assert_valid(answer, chain.store)
+    assert "disgrace" not in answer.answer  # every sentence was dropped: the extractive answer is given
     for c in answer.citations:
-        assert c.quote in sentences  # a stored sentence, never the model's words
         assert c.quote != INJECTED
+        if answer.backend == "llm":
+            assert c.quote in sentences  # a stored sentence, never the model's words
 
 
 def test_streaming_llm_answer_yields_only_validated_sentences(base: NewsragChain) -> None:
@@ -88,7 +95,7 @@ def test_streaming_llm_answer_yields_only_validated_sentences(base: NewsragChain
     chain = with_llm(
         base,
         f"Hegseth called a return to pre-2014 borders unrealistic [{n}]. Invented claim about Mars [3]. "
-        f"He said chasing that goal would prolong the war and cause suffering [{n}].",
+        f"He said pursuing this goal will only cause more suffering [{n}].",
     )
     *pieces, final = list(chain.stream({"question": BORDERS}))
     assert isinstance(final, Answer) and final.backend == "llm"
