@@ -34,7 +34,7 @@ PARSER_VERSION = "2"
 #: A body with more than 100 sentences, and more than one per this many characters, has its short
 #: sentences joined (no news article is that fine-grained; a pathological file must not cost more than
 #: a normal one of its size).
-MIN_SENTENCE_CHARS = 60
+MIN_SENTENCE_CHARS = 100
 
 _HEADER = re.compile(r"^\ufeff?[ \t]*date[ \t]+(\S+)(?:[ \t]+(\S+))?[ \t]*$")
 _MD_TITLE = re.compile(r"^[ \t]*#[ \t]+(.+?)[ \t#]*$")

@@ -103,6 +103,15 @@ class IngestPlan:
         return bool(self.write or self.delete)
 
 
+def _shown(text: str) -> str:
+    """A path as printable UTF-8: bytes of a name that is not UTF-8 appear as ``\\xe9``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
     """Files named by paths, folders (recursively, article suffixes only) and globs, in a stable order."""
     files: list[Path] = []
@@ -112,7 +121,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
         if any(ch in text for ch in "*?[") and not Path(text).exists():
             matched = sorted(glob.glob(text, recursive=True))
             if not matched:
-                missing.append(FileResult(path=text, status="failed", reason="the pattern matches no file"))
+                missing.append(FileResult(path=_shown(text), status="failed", reason="the pattern matches no file"))
             files.extend(Path(m) for m in matched if Path(m).is_file())
             continue
         path = Path(text).expanduser()
@@ -121,7 +130,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
         elif path.is_file():
             files.append(path)
         else:
-            missing.append(FileResult(path=text, status="failed", reason="no such file or folder"))
+            missing.append(FileResult(path=_shown(text), status="failed", reason="no such file or folder"))
     seen: set[Path] = set()
     unique = []
     for f in files:
@@ -140,6 +149,10 @@ def plan_ingest(paths: Iterable[str | Path], markers: dict[str, Marker], max_fil
     seen: dict[str, FileResult] = {}  # article id -> where it was first found in this run
     complete: set[str] = set()  # files read without any error: their stored articles can be reconciled
     for path in files:
+        if _shown(str(path)) != str(path):
+            reason = "the file name is not valid UTF-8; rename the file (e.g. `convmv -f latin1 -t utf8`)"
+            plan.results.append(FileResult(path=_shown(str(path)), status="failed", reason=reason))
+            continue
         try:
             parsed = parse_file(path, max_file_bytes)
         except ParseError as e:
@@ -264,7 +277,10 @@ def apply_plan(plan: IngestPlan, store: Store, embedder: Embedder, settings: Set
     if not (plan.changed or store.is_dirty()):
         return 0, 0
     store.set_dirty(True)
-    store.sweep_orphans()
+    if store.write_lock is not None:
+        # only with the store's lock held: records without a marker are a killed run's, not another
+        # writer's batch in flight (in server mode, write() clears each article's old records itself)
+        store.sweep_orphans()
     if plan.delete:
         store.delete(plan.delete)
     bar = _progress(len(plan.write), progress and sys.stderr.isatty(), "embedding")

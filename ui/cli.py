@@ -28,6 +28,22 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
         raise click.ClickException(f"bad setting: {e}") from e
 
 
+def _text(value: str, name: str) -> str:
+    """A command-line argument as UTF-8 text, or a one-line error naming it. Python hands over bytes that
+    are not UTF-8 as lone surrogates, which no later step (the embedder, JSON, the terminal) can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = value[e.start]
+        what = f"byte 0x{ord(bad) - 0xDC00:02x}" if 0xDC80 <= ord(bad) <= 0xDCFF else f"lone surrogate U+{ord(bad):04X}"
+        shown = value.encode("utf-8", "surrogateescape" if what.startswith("byte") else "replace")
+        raise click.ClickException(
+            f"{name} '{shown.decode('utf-8', 'backslashreplace')[:60]}' is not valid UTF-8 text ({what} at "
+            f"character {e.start}); retype it, or set the terminal to UTF-8"
+        ) from None
+    return value
+
+
 def _fail_on(fn: F) -> F:
     """Translate newsrag errors to a one-line message and exit code 1 (only the edge does this)."""
     import functools
@@ -87,6 +103,8 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], prune: bool, progress: bo
     """Ingest article files, folders or globs (.txt, .md, .jsonl)."""
     from ..ingest import ingest_paths
 
+    # a path that is not UTF-8 is reported as a failed input by ingest itself (it names a real file)
+
     report = ingest_paths(list(paths), _settings(ctx), prune=prune, progress=progress)
     if as_json:
         click.echo(report.model_dump_json(indent=2))
@@ -127,7 +145,7 @@ def article(ctx: click.Context, article_id: str, as_json: bool) -> None:
     """Show one stored article."""
     from ..rag.store import make_store
 
-    a = make_store(_settings(ctx)).get_article(article_id)
+    a = make_store(_settings(ctx)).get_article(_text(article_id, "ID"))
     if as_json:
         click.echo(a.model_dump_json(indent=2))
         return
@@ -147,7 +165,7 @@ def delete(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
     from ..rag.errors import NotFoundError
     from ..rag.store import make_store
 
-    ids = list(dict.fromkeys(article_ids))  # `delete ID ID` deletes it once
+    ids = list(dict.fromkeys(_text(i, "ID") for i in article_ids))  # `delete ID ID` deletes it once
     store = make_store(_settings(ctx))
     with store.exclusive("newsrag delete"):
         found = store.get_articles(ids)
@@ -185,6 +203,10 @@ def ask(
     """Answer a question with quote-level citations."""
     from ..rag.chain import build_chain
 
+    question = _text(question, "QUESTION")
+    history = tuple(_text(h, "--history") for h in history)
+    since, until = (_text(v, name) if v else v for v, name in ((since, "--since"), (until, "--until")))
+    sources = tuple(_text(v, "--source") for v in sources)
     chain = build_chain(_settings(ctx, answerer=answerer))
     filters: dict[str, Any] = {"since": since, "until": until, "sources": list(sources) or None}
     payload: dict[str, Any] = {
