@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import SEED, NetworkBlocked, make_settings
 
@@ -42,7 +43,8 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def server_settings(url: str, **overrides: Any) -> Settings:
     """Settings for the server, with a collection prefix of their own so tests do not see each other."""
     home = Path("/nonexistent-newsrag-home")  # server mode must not need a local store folder
-    return make_settings(home, chroma_url=url, collection=f"t{uuid.uuid4().hex[:12]}", **overrides)
+    overrides.setdefault("collection", f"t{uuid.uuid4().hex[:12]}")
+    return make_settings(home, chroma_url=url, **overrides)
 
 
 def snapshot(store: Any) -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
@@ -140,6 +142,52 @@ def test_newsrag_cli_against_the_server(chroma_url: str, tmp_path: Path, cli_env
     listed = subprocess.run([*NEWSRAG, "articles", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert [a["id"] for a in json.loads(listed.stdout)] == [SEED_ID]
     assert not (tmp_path / "home").exists(), "server mode wrote a local store"
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_concurrent_writers_through_the_server_end_like_one_sequential_run(chroma_url: str, tmp_path: Path, cli_env: Any) -> None:
+    """Server mode has no local lock (the writers may be on other machines): two ``newsrag ingest`` runs
+    of overlapping inputs at the same time still leave exactly the records of one run, because each
+    article's records are written under deterministic ids, old ones cleared first, its marker last."""
+    from conftest import NEWSRAG
+    from test_sigkill import make_corpus
+
+    corpus = tmp_path / "synthetic"
+    make_corpus(corpus, n=40)
+    both, one = f"both{uuid.uuid4().hex[:8]}", f"one{uuid.uuid4().hex[:8]}"
+    procs = [
+        subprocess.Popen(
+            [*NEWSRAG, "ingest", str(corpus), "--no-progress"],
+            env=cli_env(NEWSRAG_CHROMA_URL=chroma_url, NEWSRAG_COLLECTION=both),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0 and "Traceback" not in err, err
+    sequential = subprocess.run(
+        [*NEWSRAG, "ingest", str(corpus), "--no-progress"],
+        env=cli_env(NEWSRAG_CHROMA_URL=chroma_url, NEWSRAG_COLLECTION=one),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert sequential.returncode == 0, sequential.stderr
+    got = make_store(server_settings(chroma_url, collection=both), model="hash-384")
+    want = make_store(server_settings(chroma_url, collection=one), model="hash-384")
+    assert snapshot(got) == snapshot(want) and len(snapshot(got)["articles"]) == 40
+    for kind in KINDS:
+        a = getattr(got, kind).get(include=["embeddings"])
+        b = getattr(want, kind).get(include=["embeddings"])
+        vectors = dict(zip(b["ids"], b["embeddings"], strict=True))
+        assert all(np.allclose(v, vectors[i], atol=1e-6) for i, v in zip(a["ids"], a["embeddings"], strict=True)), kind
+    assert not got.is_dirty()
 
 
 # -- no server --------------------------------------------------------------------------------------
