@@ -35,10 +35,10 @@ class Settings(BaseSettings):
     embedding_model: str = Field(default=BUNDLED_MODEL, description="sentence-transformers model name or local path.")
     embedding_batch_size: int = Field(default=64, ge=1)
     max_file_bytes: int = Field(default=5_000_000, ge=1, description="Larger input files are refused.")
+    # size limits of one question (the chain's input parser reads them): one request cannot stall a server
     max_question_chars: int = Field(default=2000, ge=10, description="Longer questions are refused.")
     max_history_items: int = Field(default=50, ge=0, description="Earlier questions a follow-up may send.")
     max_history_item_chars: int = Field(default=4000, ge=10, description="Longer history items are refused.")
-    max_filter_values: int = Field(default=1000, ge=1, description="Values a sources/article_ids filter may hold.")
     write_lock_timeout: float = Field(
         default=600.0, ge=0, description="Seconds a writer waits for another writer of the same store."
     )

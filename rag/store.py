@@ -202,12 +202,13 @@ class WriteLock:
         self._depth = 0
 
     def holder(self) -> str:
+        """Who holds the lock: ``pid 4242 (newsrag ingest), started 12 s ago``, as far as it is known."""
         try:
             info = json.loads(self._owner.read_text(encoding="utf-8"))
             ago = max(0, int(time.time() - float(info["started"])))
-            return f"started {ago} s ago by pid {info['pid']} ({info.get('command', '?')})"
+            return f"pid {info['pid']} ({info.get('command', '?')}), started {ago} s ago"
         except (OSError, ValueError, KeyError, TypeError):
-            return "by another process"
+            return "another process"
 
     @contextmanager
     def hold(self, what: str) -> Iterator[bool]:
@@ -228,7 +229,7 @@ class WriteLock:
             try:
                 self._file.acquire(timeout=0)
             except Timeout:
-                self.on_wait(f"waiting for another writer of {self.folder.parent}, {self.holder()}")
+                self.on_wait(f"waiting for another writer of {self.folder.parent}: {self.holder()}")
                 try:
                     self._file.acquire(timeout=max(0.0, deadline - time.monotonic()))
                 except Timeout:
@@ -246,7 +247,7 @@ class WriteLock:
 
     def _refusal(self) -> str:
         return (
-            f"the store at {self.folder.parent} is being written {self.holder()}; gave up after waiting "
+            f"the store at {self.folder.parent} is being written by {self.holder()}; gave up after waiting "
             f"{self.timeout:.0f} s. Try again when it is done, or raise NEWSRAG_WRITE_LOCK_TIMEOUT."
         )
 
@@ -610,6 +611,12 @@ class Store:
             return hits
 
         return self._read(run)
+
+    def query_sentence_ids(self, vector: np.ndarray, n: int, where: dict[str, Any] | None) -> list[str]:
+        """Ids of the ``n`` sentences nearest to ``vector`` (re-read, like every read here, when another
+        process changed the store under this one)."""
+        got = self._read(lambda: self.sentences.query(query_embeddings=[vector], n_results=n, where=where or None, include=[]))
+        return [str(i) for i in got["ids"][0]]
 
     def sections_by_id(self, ids: Sequence[str]) -> dict[str, SectionHit]:
         if not ids:

@@ -136,3 +136,32 @@ def test_a_pathologically_fine_file_costs_no_more_sentences_than_a_normal_one() 
     # an ordinary article keeps its own sentences
     plain = parse_text("Short\n\nNothing much happened today. The mayor went fishing.", "short.txt")
     assert [plain.text[s.start : s.end] for s in plain.sentences] == ["Nothing much happened today.", "The mayor went fishing."]
+
+
+@pytest.mark.slow
+def test_question_limits_come_from_settings(stored: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """NEWSRAG_MAX_QUESTION_CHARS / _HISTORY_ITEMS / _HISTORY_ITEM_CHARS bound what one question may send."""
+    home, _ = stored
+    long = "Who won the Coastal Cup final " + "and why " * 300
+    line = one_line_error(run(home, ["ask", long], tmp_path))
+    assert f"the question is {len(long):,} characters; the limit is 2,000 (NEWSRAG_MAX_QUESTION_CHARS)" in line
+    raised = subprocess.run(
+        [*NEWSRAG, "ask", long],
+        env=newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384", NEWSRAG_MAX_QUESTION_CHARS="5000"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert raised.returncode == 0, raised.stderr
+    history = ["Who won?"] * 3
+    args: list[str | bytes] = ["ask", "And then?", *(x for h in history for x in ("--history", h))]
+    limited = subprocess.run(
+        [*NEWSRAG, *args],
+        env=newsrag_env(home, NEWSRAG_EMBEDDING_MODEL="hash-384", NEWSRAG_MAX_HISTORY_ITEMS="2"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one_line_error(limited).endswith("the limit is 2 (NEWSRAG_MAX_HISTORY_ITEMS); send only the latest turns")

@@ -78,6 +78,8 @@ def test_delete_by_another_process_leaves_the_reader_answering(reader: tuple[New
         assert CUP_TITLE not in titles(answer), f"{question!r} cites the deleted article"
     assert FINE_TITLE in titles(chain.invoke(FINE))
     assert CUP_ID not in {a.id for a in chain.store.list_articles()}
+    vector = chain.embedder.encode([CUP])[0]
+    assert not [i for i in chain.store.query_sentence_ids(vector, 80, None) if i.startswith(CUP_ID)]
 
 
 def test_ingest_by_another_process_is_answerable_at_once(reader: tuple[NewsragChain, Path], tmp_path: Path) -> None:
@@ -176,9 +178,10 @@ def test_a_second_writer_waits_then_gives_up_with_a_clear_message(tmp_path: Path
         refused = newsrag(home, "ingest", str(SEED), "--no-progress", cwd=tmp_path, NEWSRAG_WRITE_LOCK_TIMEOUT="1")
         assert refused.returncode == 1
         lines = [line for line in refused.stderr.splitlines() if line.strip()]
-        assert any(f"waiting for another writer of {home}" in line and "by pid" in line for line in lines), lines
-        assert lines[-1].startswith(f"Error: the store at {home} is being written started ")
-        assert f"pid {holder.pid} (test holder)" in lines[-1] and "NEWSRAG_WRITE_LOCK_TIMEOUT" in lines[-1]
+        waiting = f"waiting for another writer of {home}: pid {holder.pid} (test holder), started "
+        assert any(waiting in line for line in lines), lines
+        assert lines[-1].startswith(f"Error: the store at {home} is being written by pid {holder.pid} (test holder), started ")
+        assert lines[-1].endswith("Try again when it is done, or raise NEWSRAG_WRITE_LOCK_TIMEOUT."), lines[-1]
         delete = newsrag(home, "delete", CUP_ID, cwd=tmp_path, NEWSRAG_WRITE_LOCK_TIMEOUT="1")
         assert delete.returncode == 1 and "is being written" in delete.stderr
     finally:
@@ -223,7 +226,8 @@ def test_the_write_lock_refuses_after_its_timeout_in_process(tmp_path: Path) -> 
     holder = subprocess.Popen([sys.executable, "-c", HOLD, "30"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        with pytest.raises(StoreError, match="is being written started .* by pid"):  # while the holder holds
+        refusal = r"is being written by pid \d+ \(test holder\), started \d+ s ago; gave up after waiting 0 s"
+        with pytest.raises(StoreError, match=refusal):  # while the holder holds
             ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
     finally:
         holder.kill()
