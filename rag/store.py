@@ -107,11 +107,16 @@ class _Handle:
     threads that met the same stale client reopen it once, not once each.
     """
 
+    #: Seconds a replaced client stays usable for a read that was running on it; then it is stopped
+    #: (each open client holds its own copy of the vector index: ~3 MB for a small store).
+    RETIRE_AFTER = 10.0
+
     def __init__(self, opener: Callable[[], Any] | None, client: Any = None) -> None:
         self._opener = opener
         self.client: Any = client if client is not None else (opener() if opener else None)
         self.opened = 0
         self.lock = threading.RLock()
+        self._retired: list[tuple[float, Any]] = []
 
     @property
     def embedded(self) -> bool:
@@ -123,10 +128,18 @@ class _Handle:
         with self.lock:
             if self.opened != seen:
                 return  # another thread reopened it already
-            path = getattr(getattr(self.client, "_system", None), "settings", None)
-            _forget_system(getattr(path, "persist_directory", None))
+            system = getattr(self.client, "_system", None)
+            _forget_system(getattr(getattr(system, "settings", None), "persist_directory", None))
             self.client = self._opener()
             self.opened += 1
+            now = time.monotonic()
+            keep = []
+            for when, old in self._retired:
+                if now - when > self.RETIRE_AFTER:
+                    _stop(old)
+                else:
+                    keep.append((when, old))
+            self._retired = [*keep, (now, system)] if system is not None else keep
 
 
 def _forget_system(persist_directory: str | None) -> None:
@@ -139,6 +152,13 @@ def _forget_system(persist_directory: str | None) -> None:
     with SharedSystemClient._refcount_lock:
         SharedSystemClient._identifier_to_system.pop(persist_directory, None)
         SharedSystemClient._identifier_to_refcount.pop(persist_directory, None)
+
+
+def _stop(system: Any) -> None:
+    try:
+        system.stop()
+    except Exception as e:  # already stopped, or torn down by Chroma itself: nothing to free
+        log.debug("stopping a replaced Chroma client: %s", e)
 
 
 def _client_for(settings: Settings) -> Any:

