@@ -24,7 +24,7 @@ from .models import Answer
 from .quote import score_sentences
 from .ranking import rank_candidates
 from .records import sentence_id
-from .retrieve import retrieve
+from .retrieve import SENTENCE_DEPTH, nearest_sentences, retrieve
 from .rewrite import rewrite
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
@@ -37,13 +37,21 @@ class NewsragChain(Runnable[Any, Answer]):
     """See the module docstring. ``stream`` yields ``str`` pieces of the answer, then the ``Answer``."""
 
     def __init__(
-        self, settings: Settings, store: Store, embedder: Embedder, llm: Any = None, scorer: Scorer | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        llm: Any = None,
+        scorer: Scorer | None = None,
+        sentence_depth: int = SENTENCE_DEPTH,
     ) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.llm = llm
         self.scorer = scorer
+        #: sentences fetched by their own vectors beside those of the retrieved sections (0: none)
+        self.sentence_depth = sentence_depth
 
     @property
     def InputType(self) -> Any:  # noqa: N802 (LangChain's name)
@@ -67,7 +75,9 @@ class NewsragChain(Runnable[Any, Answer]):
         index = self.index()
         sections = retrieve(self.store, index, qvec, query, inp.filters, inp.k, timings)
         t = time.perf_counter()
-        articles = self.store.get_articles(sorted({f.article_id for f in sections}))
+        extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
+        wanted = {f.article_id for f in sections} | {sid.rsplit(":s", 1)[0] for sid in extra}
+        articles = self.store.get_articles(sorted(wanted))
         ids = [
             sentence_id(f.article_id, s.index)
             for f in sections
@@ -75,6 +85,8 @@ class NewsragChain(Runnable[Any, Answer]):
             for s in articles[f.article_id].sentences
             if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
         ]
+        seen = set(ids)
+        ids += [sid for sid in extra if sid not in seen and sid.rsplit(":s", 1)[0] in articles]
         sentences = self.store.sentences_by_id(ids)
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
@@ -146,5 +158,5 @@ def build_chain(
         from .llm import make_llm
 
         llm = make_llm(settings)
-    scorer = load_scorer() if getattr(settings, "quote_scorer", "learned") == "learned" and SCORER_PATH.exists() else None
-    return NewsragChain(settings, store, embedder, llm, scorer)
+    scorer = load_scorer(SCORER_PATH) if settings.quote_scorer == "learned" else None
+    return NewsragChain(settings, store, embedder, llm, scorer, SENTENCE_DEPTH if scorer else 0)

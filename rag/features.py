@@ -39,6 +39,9 @@ CANDIDATE_FEATURES = (
     "lead",  # the sentence is among the first three of its article
     "quoted",  # the sentence holds quotation marks
     "best_dense",  # the sentence's dense similarity minus the best candidate's
+    "before_event",  # the article appeared before a date the question names: it cannot report that event
+    "topic_count",  # how many of the question's topic words the sentence and its neighbours hold (at most 5)
+    "rare_hit",  # the highest idf among the topic words the sentence holds, over the highest idf of all of them
 )
 QUESTION_FEATURES = (
     "p1",  # probability of the best candidate (from the candidate model)
@@ -49,6 +52,7 @@ QUESTION_FEATURES = (
     "unknown",  # share of the question's words the corpus never uses
     "kind_met",  # some top candidate holds the kind of answer asked for (+1/-1/0)
     "joint",  # best over candidates of topic_near * names_section: topic and names in one place
+    "rare_missing",  # the highest idf among topic words no top candidate (with neighbours) holds, normalised
 )
 
 _QUOTE_MARK = re.compile('["“”]')
@@ -63,6 +67,13 @@ class Context:
     sections: list[Fused]
     index: LexicalIndex
     outlets: set[str]  # normalised outlet names the question mentions ("northernwire")
+    _words: set[str] | None = None
+
+    def all_words(self) -> set[str]:
+        """Content words of every retrieved article (computed once per question)."""
+        if self._words is None:
+            self._words = set().union(*(content_words(f"{a.title} {a.text}") for a in self.articles.values()))
+        return self._words
 
 
 def coverage(terms: set[str], words: set[str], index: LexicalIndex) -> float:
@@ -105,6 +116,7 @@ def candidate_features(ctx: Context, cands: Sequence[Candidate]) -> np.ndarray:
     names, topic = info.name_terms, info.topic_terms
     rank = {f.chunk_id: r for r, f in enumerate(ctx.sections, start=1)}
     best_dense = max((c.dense for c in cands), default=0.0)
+    top_idf = max((index.idf(t) for t in topic), default=0.0)
     words: dict[tuple[str, int], set[str]] = {}
 
     def sentence_words(aid: str, i: int) -> set[str]:
@@ -132,6 +144,7 @@ def candidate_features(ctx: Context, cands: Sequence[Candidate]) -> np.ndarray:
         own = sentence_words(r.article_id, r.index)
         near = own | sentence_words(r.article_id, r.index - 1) | sentence_words(r.article_id, r.index + 1)
         kind = 0.0 if info.kind is None else (1.0 if answer_kind_met(r.text, info.kind) else -1.0)
+        held = [index.idf(t) for t in topic if t in near]
         outlet = 0.0 if not ctx.outlets else (1.0 if (a.source or "") in ctx.outlets else -1.0)
         rows.append(
             [
@@ -149,6 +162,9 @@ def candidate_features(ctx: Context, cands: Sequence[Candidate]) -> np.ndarray:
                 1.0 if r.index < 3 else 0.0,
                 1.0 if _QUOTE_MARK.search(r.text) else 0.0,
                 c.dense - best_dense,
+                1.0 if info.dates and a.date and a.date < min(info.dates) else 0.0,
+                min(len(held), 5),
+                max(held, default=0.0) / top_idf if top_idf else 0.0,
             ]
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(CANDIDATE_FEATURES))
@@ -165,10 +181,7 @@ def question_features(ctx: Context, cands: Sequence[Candidate], feats: np.ndarra
     topic_col = CANDIDATE_FEATURES.index("topic_near")
     names_col = CANDIDATE_FEATURES.index("names_section")
     topic_cov = float(feats[top, topic_col].max()) if len(top) else 0.0
-    article_words: set[str] = set()
-    for a in ctx.articles.values():
-        article_words |= content_words(f"{a.title} {a.text}")
-    names_cov = coverage(info.name_terms, article_words, index)
+    names_cov = coverage(info.name_terms, ctx.all_words(), index)
     terms = set(info.terms)
     unknown = sum(1 for t in terms if not index.known(t)) / len(terms) if terms else 0.0
     if info.kind is None:
@@ -176,4 +189,15 @@ def question_features(ctx: Context, cands: Sequence[Candidate], feats: np.ndarra
     else:
         kind_met = 1.0 if any(answer_kind_met(cands[i].record.text, info.kind) for i in order[:3]) else -1.0
     joint = float((feats[:, topic_col] * feats[:, names_col]).max()) if len(feats) else 0.0
-    return np.asarray([p1, p2, dense1, topic_cov, names_cov, unknown, kind_met, joint], dtype=np.float64)
+    near: set[str] = set()
+    for i in top:
+        r = cands[i].record
+        a = ctx.articles.get(r.article_id)
+        if a is not None:
+            lo, hi = max(r.index - 1, 0), min(r.index + 2, len(a.sentences))
+            if hi > lo:
+                near |= content_words(a.text[a.sentences[lo].start : a.sentences[hi - 1].end])
+    idfs = {t: index.idf(t) for t in info.topic_terms}
+    top_idf = max(idfs.values(), default=0.0)
+    rare_missing = max((v for t, v in idfs.items() if t not in near), default=0.0) / top_idf if top_idf else 0.0
+    return np.asarray([p1, p2, dense1, topic_cov, names_cov, unknown, kind_met, joint, rare_missing], dtype=np.float64)

@@ -13,7 +13,7 @@ from .evidence import Evidence
 from .features import CANDIDATE_FEATURES, Context, candidate_features, coverage, outlets_named, question_features
 from .question import analyze
 from .scorer import Scorer
-from .text import content_words, tokens
+from .text import tokens
 
 __all__ = ["rank_candidates", "answerable_probability", "abstain_reason"]
 
@@ -60,9 +60,7 @@ def abstain_reason(ev: Evidence) -> str | None:
     if ctx is None:
         return None
     info = ctx.info
-    words: set[str] = set()
-    for a in ev.articles.values():
-        words |= content_words(f"{a.title} {a.text}")
+    words = ctx.all_words()
     for name in info.names:
         terms = set(tokens(name))
         if terms and coverage(terms, words, ctx.index) < 0.5:

@@ -14,9 +14,12 @@ from .errors import QueryError
 from .lexical import LexicalIndex
 from .store import SectionHit, Store, day_number
 
-__all__ = ["Filters", "Fused", "retrieve", "RRF_K"]
+__all__ = ["Filters", "Fused", "retrieve", "nearest_sentences", "RRF_K", "SENTENCE_DEPTH"]
 
 RRF_K = 60
+#: Sentences fetched by their own vectors, beside those of the retrieved sections: with many outlets on
+#: one story, the answering sentence often sits in a section that did not rank in the top k.
+SENTENCE_DEPTH = 30
 #: Values a list filter (sources, article_ids) may hold.
 MAX_FILTER_VALUES = 1000
 
@@ -156,3 +159,9 @@ def _fused(hit: SectionHit, score: float) -> Fused:
         score=score,
         meta=hit.metadata,
     )
+
+
+def nearest_sentences(store: Store, vector: np.ndarray, n: int, filters: Filters) -> list[str]:
+    """Ids of the ``n`` sentences nearest the question vector (sentence records carry day, source and
+    article id, so the same filters apply)."""
+    return store.query_sentence_ids(vector, n, filters.chroma_where())

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     max_quotes: int = Field(default=4, ge=1, le=12)
     abstain_threshold: float = Field(default=0.40, description="Minimum relevance of the best quote; below it newsrag abstains.")
     answerer: AnswererName = "extractive"
+    quote_scorer: Literal["heuristic", "learned"] = Field(
+        default="heuristic",
+        description="How quotes are ranked and abstention decided: the hand-set weights (heuristic), or the logistic "
+        "models trained on the news dev split (learned, rag/data/scorer.json); docs/benchmarks.md compares them.",
+    )
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "local"
     llm_api_key_env: str = Field(default="OPENAI_API_KEY", description="Env var that holds the API key.")

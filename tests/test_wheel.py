@@ -62,6 +62,7 @@ def test_the_wheel_holds_one_top_level_package_with_the_bundled_article(wheel: P
     assert top == {"newsrag"}, top
     assert f"newsrag/data/articles/{SEED_NAME}" in names
     assert "newsrag/py.typed" in names
+    assert "newsrag/rag/data/scorer.json" in names, "the learned quote scorer is package data"
     for sub in ("rag", "ingest", "ui", "eval"):
         assert f"newsrag/{sub}/__init__.py" in names
     assert not [n for n in names if "/tests/" in n or n.startswith("newsrag/.ci")], "tests or CI files in the wheel"

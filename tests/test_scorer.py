@@ -1,0 +1,95 @@
+"""The learned scorer (NEWSRAG_QUOTE_SCORER=learned): question analysis, features, the shipped model
+file, and the chain that uses them, whose citations keep the span invariant and whose abstentions say
+what the articles lack."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from chain_helpers import BORDERS, assert_valid, corpus_chain
+
+from newsrag.rag.chain import NewsragChain
+from newsrag.rag.errors import ConfigError
+from newsrag.rag.features import CANDIDATE_FEATURES, QUESTION_FEATURES, outlets_named
+from newsrag.rag.question import analyze, answer_kind_met, dates_in
+from newsrag.rag.scorer import SCORER_PATH, load_scorer
+
+
+def test_analyze_reads_names_dates_and_the_kind_of_answer() -> None:
+    info = analyze("What did Varga-Lund say about drones at the Port Wenlow Naval Academy on March 12?")
+    assert info.names == ["Varga-Lund", "Port Wenlow Naval Academy"]
+    assert info.dates == [dt.date(2026, 3, 12)] and info.months == {3}
+    assert "drone" in info.topic_terms and not {"march", "12", "wenlow"} & info.topic_terms
+    assert analyze("How much will the four frigates cost now?").kind == "amount"
+    assert analyze("Who disputed the 1,200 figure?").kind == "person"
+    assert analyze("When will the tram open?").kind == "time"
+    assert analyze("Why did the bank cut rates in April?").months == {4}
+
+
+def test_dates_in_reads_both_orders_and_iso() -> None:
+    assert dates_in("on 4 March and on April 9, 2026, then 2026-04-14") == [
+        dt.date(2026, 4, 14), dt.date(2026, 3, 4), dt.date(2026, 4, 9),
+    ]  # fmt: skip
+    assert dates_in("February 30") == []  # not a day
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "met"),
+    [
+        ("The fine was 85 million kronor.", "amount", True),
+        ("The regulator will decide later.", "amount", False),
+        ("Spokeswoman Lena Holm said so.", "person", True),
+        ("It will open in 2031.", "time", True),
+        ("It was closed because the roof leaked.", "reason", True),
+        ("A share of 29% remained.", "percent", True),
+    ],
+)
+def test_answer_kind(text: str, kind: str, met: bool) -> None:
+    assert answer_kind_met(text, kind) is met
+
+
+def test_outlets_named_spell_domains() -> None:
+    sources = {"northernwire.example", "theledger.example", "arvendalpost.example"}
+    assert outlets_named(analyze("According to the Northern Wire, who won?"), sources) == {"northernwire.example"}
+    assert outlets_named(analyze("What did The Ledger report?"), sources) == {"theledger.example"}
+    assert outlets_named(analyze("What did Varga-Lund say?"), sources) == set()
+
+
+def test_the_shipped_scorer_matches_the_code_and_a_stale_one_is_refused(tmp_path: Path) -> None:
+    scorer = load_scorer(SCORER_PATH)
+    assert scorer.quote.features == CANDIDATE_FEATURES and scorer.answerable.features == QUESTION_FEATURES
+    assert 0 < scorer.abstain_below < 1 and 0 < scorer.keep_ratio <= 1
+    probs = scorer.quote(np.zeros((3, len(CANDIDATE_FEATURES))))
+    assert probs.shape == (3,) and ((probs > 0) & (probs < 1)).all()
+    raw = json.loads(SCORER_PATH.read_text(encoding="utf-8"))
+    raw["quote"]["features"] = raw["quote"]["features"][:-1]
+    stale = tmp_path / "scorer.json"
+    stale.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"scorer.json: trained on features .* retrain it"):
+        load_scorer(stale)
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
+    chain = corpus_chain(tmp_path_factory.mktemp("learned"), quote_scorer="learned")
+    assert chain.scorer is not None
+    return chain
+
+
+@pytest.mark.slow
+def test_learned_chain_cites_exact_spans_and_puts_the_answer_first(learned: NewsragChain) -> None:
+    answer = learned.invoke({"question": BORDERS})
+    assert_valid(answer, learned.store)
+    assert not answer.abstained and "pre-2014 borders" in answer.citations[0].quote
+    assert sum(len(c.quote) for c in answer.citations) <= 1200
+
+
+@pytest.mark.slow
+def test_learned_chain_says_what_the_articles_lack(learned: NewsragChain) -> None:
+    answer = learned.invoke({"question": "What did Hegseth say about the Zorvanian moon base?"})
+    assert_valid(answer, learned.store)
+    assert answer.abstained and "none of them mentions" in answer.answer
