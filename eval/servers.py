@@ -105,13 +105,19 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_server(
-    home: Path, *, port: int | None = None, env: Mapping[str, str] | None = None, timeout: float = 240.0
+    home: Path,
+    *,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 240.0,
+    newsrag: Sequence[str] | None = None,
 ) -> Iterator[ServerProcess]:
-    """``newsrag serve`` for ``home`` (a first start ingests the bundled articles); log in ``home/serve.log``."""
+    """``newsrag serve`` for ``home`` (a first start ingests the bundled articles); log in ``home/serve.log``.
+    ``newsrag`` is the command to run (default: this interpreter's ``python -m newsrag.ui.cli``)."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     url = f"http://{HOST}:{port}"
-    cmd = [sys.executable, "-m", "newsrag.ui.cli", "serve", "--host", HOST, "--port", str(port)]
+    cmd = [*(newsrag or [sys.executable, "-m", "newsrag.ui.cli"]), "serve", "--host", HOST, "--port", str(port)]
     child_env = _clean_env(NEWSRAG_HOME=str(home), **dict(env or {}))
     with background(
         cmd,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from newsrag.eval.servers import background, free_port, http_ok
+from newsrag.eval.servers import running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -110,31 +110,12 @@ def test_an_app_with_its_own_ui_and_eval_packages_uses_newsrag(venv_python: Path
 
 
 def test_newsrag_serve_from_the_wheel_serves_the_bundled_article(venv_python: Path, tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     home = tmp_path / "home"
-    cmd = [str(venv_python.parent / "newsrag"), "serve", "--port", str(port)]
-    env = {
-        "HF_HUB_OFFLINE": "1",
-        "PATH": "/usr/bin:/bin",
-        "NEWSRAG_HOME": str(home),
-        "NO_PROXY": "127.0.0.1",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    with background(
-        cmd,
-        url,
-        lambda: http_ok(f"{url}/gradio_api/info"),
-        tmp_path / "serve.log",
-        name="newsrag serve",
-        env=env,
-        cwd=tmp_path,
-        timeout=240,
-    ) as server:
+    with running_server(home, newsrag=[str(venv_python.parent / "newsrag")]) as server:
         log = server.log()
         assert "ingesting the bundled articles from" in log and "site-packages/newsrag/data/articles" in log, log
         assert "serving 1 articles" in log, log
         from gradio_client import Client
 
-        answer = Client(url, verbose=False).predict("What did Hegseth say about borders?", api_name="/ask")
+        answer = Client(server.url, verbose=False).predict("What did Hegseth say about borders?", api_name="/ask")
     assert not answer["abstained"] and any("pre-2014 borders" in c["quote"] for c in answer["citations"])
