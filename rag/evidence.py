@@ -27,15 +27,17 @@ class Limits:
     question_chars: int = 2000
     history_items: int = 50
     history_item_chars: int = 4000
+    filter_values: int = 1000
 
     @classmethod
     def of(cls, settings: object) -> Limits:
         """The limits a settings object names (``max_question_chars``, ``max_history_items``,
-        ``max_history_item_chars``), defaults for any it does not."""
+        ``max_history_item_chars``, ``max_filter_values``), defaults for any it does not."""
         return cls(
             question_chars=int(getattr(settings, "max_question_chars", cls.question_chars)),
             history_items=int(getattr(settings, "max_history_items", cls.history_items)),
             history_item_chars=int(getattr(settings, "max_history_item_chars", cls.history_item_chars)),
+            filter_values=int(getattr(settings, "max_filter_values", cls.filter_values)),
         )
 
 
@@ -78,7 +80,7 @@ class ChainInput:
         k = raw.get("k", default_k)
         if not isinstance(k, int) or not 1 <= k <= 50:
             raise QueryError(f"'k' must be an integer from 1 to 50, got {k!r}")
-        return cls(question.strip(), history, Filters.parse(raw.get("filters")), k)
+        return cls(question.strip(), history, Filters.parse(raw.get("filters"), limits.filter_values), k)
 
 
 @dataclass

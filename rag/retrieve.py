@@ -32,7 +32,7 @@ class Filters:
     article_ids: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, raw: object) -> Filters:
+    def parse(cls, raw: object, max_values: int | None = None) -> Filters:
         if raw is None:
             return cls()
         if isinstance(raw, Filters):
@@ -55,9 +55,10 @@ class Filters:
             raise QueryError(
                 f"filters.since {filters.since} is after filters.until {filters.until}: no date is in that range; swap them"
             )
+        limit = MAX_FILTER_VALUES if max_values is None else max_values
         for name, values in (("sources", filters.sources), ("article_ids", filters.article_ids)):
-            if len(values) > MAX_FILTER_VALUES:
-                raise QueryError(f"filters.{name} has {len(values)} values; the limit is {MAX_FILTER_VALUES}")
+            if len(values) > limit:
+                raise QueryError(f"filters.{name} has {len(values)} values; the limit is {limit} (NEWSRAG_MAX_FILTER_VALUES)")
         return filters
 
     def chroma_where(self) -> dict[str, Any] | None:

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2000, ge=10, description="Longer questions are refused.")
     max_history_items: int = Field(default=50, ge=0, description="Earlier questions a follow-up may send.")
     max_history_item_chars: int = Field(default=4000, ge=10, description="Longer history items are refused.")
+    max_filter_values: int = Field(default=1000, ge=1, description="Values a list filter (sources, article_ids) may hold.")
     write_lock_timeout: float = Field(
         default=600.0, ge=0, description="Seconds a writer waits for another writer of the same store."
     )

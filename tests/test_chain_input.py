@@ -33,7 +33,7 @@ def test_filters_of_the_wrong_shape_are_a_query_error(filters: Any) -> None:
         ({"sources": 7}, "filters.sources must be a list of strings, got '7'"),
         ({"sources": [1, 2]}, "filters.sources must be a list of strings"),
         ({"when": "today"}, r"unknown filter \['when'\]; allowed: since, until, sources, article_ids"),
-        ({"sources": ["s.example"] * 1001}, "filters.sources has 1001 values; the limit is 1000"),
+        ({"sources": ["s.example"] * 1001}, r"filters.sources has 1001 values; the limit is 1000 .NEWSRAG_MAX_FILTER_VALUES"),
     ],
 )
 def test_bad_filter_values_name_the_filter(filters: dict[str, Any], message: str) -> None:
@@ -48,15 +48,26 @@ def test_since_after_until_is_refused_instead_of_answering_nothing() -> None:
 
 
 def test_size_limits_name_the_setting() -> None:
-    limits = Limits(question_chars=50, history_items=3, history_item_chars=20)
+    limits = Limits(question_chars=50, history_items=3, history_item_chars=20, filter_values=2)
+    with pytest.raises(QueryError, match="filters.article_ids has 3 values; the limit is 2"):
+        parse({"question": "Q?", "filters": {"article_ids": ["a", "b", "c"]}}, limits)
     with pytest.raises(QueryError, match="the question is 51 characters; the limit is 50 .NEWSRAG_MAX_QUESTION_CHARS"):
         parse({"question": "x" * 51}, limits)
     with pytest.raises(QueryError, match="'history' has 4 turns; the limit is 3 .NEWSRAG_MAX_HISTORY_ITEMS"):
         parse({"question": "Q?", "history": ["a", "b", "c", "d"]}, limits)
     with pytest.raises(QueryError, match=r"history\[1\] is 21 characters; the limit is 20"):
         parse({"question": "Q?", "history": ["ok", "y" * 21]}, limits)
-    ok = parse({"question": "x" * 50, "history": ["a", "b", "z" * 20]}, limits)
-    assert ok.question == "x" * 50 and len(ok.history) == 3
+    ok = parse({"question": "x" * 50, "history": ["a", "b", "z" * 20], "filters": {"sources": ["a", "b"]}}, limits)
+    assert ok.question == "x" * 50 and len(ok.history) == 3 and ok.filters.sources == ("a", "b")
+
+
+def test_limits_come_from_settings() -> None:
+    from newsrag.rag.settings import Settings
+
+    settings = Settings(
+        _env_file=None, max_question_chars=100, max_history_items=2, max_history_item_chars=30, max_filter_values=5
+    )  # type: ignore[call-arg]
+    assert Limits.of(settings) == Limits(question_chars=100, history_items=2, history_item_chars=30, filter_values=5)
 
 
 class _Recording:
