@@ -31,13 +31,14 @@ def cite(article: Article, start: int, end: int, n: int, score: float) -> Citati
 
 
 def citations_for(quotes: list[Quote], articles: dict[str, Article]) -> list[Citation]:
-    """Numbered citations, grouped by article (best article first), in text order within an article."""
+    """Numbered citations, grouped by article (best article first), best quote first within an article:
+    a reader reads [1] first, so [1] is the quote the chain ranks highest."""
     best: dict[str, float] = {}
     for q in quotes:
         best[q.article_id] = max(best.get(q.article_id, 0.0), q.score)
     order = sorted(best, key=lambda a: (-best[a], a))
     out: list[Citation] = []
     for aid in order:
-        for q in sorted((q for q in quotes if q.article_id == aid), key=lambda q: q.start):
+        for q in sorted((q for q in quotes if q.article_id == aid), key=lambda q: (-q.score, q.start)):
             out.append(cite(articles[aid], q.start, q.end, len(out) + 1, q.score))
     return out
