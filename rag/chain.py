@@ -23,7 +23,7 @@ from .lexical import LexicalIndex, lexical_index
 from .models import Answer
 from .quote import score_sentences
 from .ranking import rank_candidates
-from .records import sentence_id
+from .records import sentence_article, sentence_id
 from .retrieve import SENTENCE_DEPTH, nearest_sentences, retrieve
 from .rewrite import rewrite
 from .scorer import SCORER_PATH, Scorer, load_scorer
@@ -76,7 +76,7 @@ class NewsragChain(Runnable[Any, Answer]):
         sections = retrieve(self.store, index, qvec, query, inp.filters, inp.k, timings)
         t = time.perf_counter()
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
-        wanted = {f.article_id for f in sections} | {sid.rsplit(":s", 1)[0] for sid in extra}
+        wanted = {f.article_id for f in sections} | {sentence_article(sid) for sid in extra}
         articles = self.store.get_articles(sorted(wanted))
         ids = [
             sentence_id(f.article_id, s.index)
@@ -86,7 +86,7 @@ class NewsragChain(Runnable[Any, Answer]):
             if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
         ]
         seen = set(ids)
-        ids += [sid for sid in extra if sid not in seen and sid.rsplit(":s", 1)[0] in articles]
+        ids += [sid for sid in extra if sid not in seen and sentence_article(sid) in articles]
         sentences = self.store.sentences_by_id(ids)
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)

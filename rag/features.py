@@ -18,11 +18,11 @@ import numpy as np
 from .lexical import LexicalIndex
 from .models import Article
 from .question import QuestionInfo, answer_kind_met, dates_in
-from .quote import Candidate
+from .quote import Candidate, coverage
 from .retrieve import Fused
 from .text import content_words
 
-__all__ = ["CANDIDATE_FEATURES", "QUESTION_FEATURES", "candidate_features", "question_features", "Context", "coverage"]
+__all__ = ["CANDIDATE_FEATURES", "QUESTION_FEATURES", "candidate_features", "question_features", "Context"]
 
 CANDIDATE_FEATURES = (
     "dense",  # cosine of question and sentence (embedded with its headline)
@@ -74,14 +74,6 @@ class Context:
         if self._words is None:
             self._words = set().union(*(content_words(f"{a.title} {a.text}") for a in self.articles.values()))
         return self._words
-
-
-def coverage(terms: set[str], words: set[str], index: LexicalIndex) -> float:
-    """idf-weighted share of ``terms`` that ``words`` contains; 1.0 when there are no terms."""
-    if not terms:
-        return 1.0
-    total = sum(index.idf(t) for t in terms)
-    return sum(index.idf(t) for t in terms if t in words) / total if total else 1.0
 
 
 def outlets_named(info: QuestionInfo, sources: set[str]) -> set[str]:

@@ -14,7 +14,7 @@ from .retrieve import Fused
 from .store import SentenceRecord
 from .text import content_words, tokens
 
-__all__ = ["Candidate", "Quote", "QuoteParams", "PARAMS", "score_sentences", "select", "merge"]
+__all__ = ["Candidate", "Quote", "QuoteParams", "PARAMS", "coverage", "score_sentences", "select", "merge"]
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,17 @@ class Quote:
     sentences: list[int]
 
 
+def coverage(terms: set[str], words: set[str], index: LexicalIndex) -> float:
+    """idf-weighted share of ``terms`` that ``words`` contains; 1.0 when there are no terms. Words the
+    corpus never uses count fully against it, which is what makes off-corpus entities lower the score."""
+    total = sum(index.idf(t) for t in terms)
+    return sum(index.idf(t) for t in terms if t in words) / total if total else 1.0
+
+
 def lexical_overlap(query_terms: list[str], text_terms: set[str], index: LexicalIndex) -> float:
-    """Share of the question's (idf-weighted) content words that the text contains; words the corpus
-    never uses count fully against it, which is what makes off-corpus entities lower the score."""
-    if not query_terms:
-        return 0.0
-    total = hit = 0.0
-    for term in set(query_terms):
-        w = index.idf(term)
-        total += w
-        if term in text_terms:
-            hit += w
-    return hit / total if total else 0.0
+    """Share of the question's (idf-weighted) content words that the text contains; 0.0 for a question
+    with none."""
+    return coverage(set(query_terms), text_terms, index) if query_terms else 0.0
 
 
 def score_sentences(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .evidence import Evidence
-from .features import CANDIDATE_FEATURES, Context, candidate_features, coverage, outlets_named, question_features
+from .features import CANDIDATE_FEATURES, Context, candidate_features, outlets_named, question_features
 from .question import analyze
+from .quote import coverage
 from .scorer import Scorer
 from .text import tokens
 

@@ -18,6 +18,7 @@ from .models import Article, ArticleSummary, Chunk, Section, Sentence
 
 __all__ = [
     "sentence_id",
+    "sentence_article",
     "day_number",
     "SectionHit",
     "SentenceRecord",
@@ -35,6 +36,11 @@ _EPOCH = dt.date(1970, 1, 1)
 
 def sentence_id(article_id: str, index: int) -> str:
     return f"{article_id}:s{index}"
+
+
+def sentence_article(sid: str) -> str:
+    """The article id inside a :func:`sentence_id`."""
+    return sid.rsplit(":s", 1)[0]
 
 
 def day_number(date: dt.date | None) -> int:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
 from newsrag.ingest import ingest_paths
-from newsrag.rag.chain import NewsragChain, build_chain
+from newsrag.rag.chain import ChainInput, NewsragChain, build_chain
+from newsrag.rag.llm import numbered
 from newsrag.rag.models import Answer
 from newsrag.rag.settings import BUNDLED_ARTICLES, Settings
 from newsrag.rag.store import Store
@@ -39,3 +43,20 @@ def corpus_chain(home: Path, **settings: object) -> NewsragChain:
     report = ingest_paths(CHAIN_CORPUS, config)
     assert report.ok and report.added == 10, report.summary()
     return build_chain(config)
+
+
+def with_llm(base: NewsragChain, *responses: str) -> NewsragChain:
+    """The base chain (same store, embedder and ranking) answering with a fake model."""
+    chain = copy.copy(base)
+    chain.llm = FakeListChatModel(responses=list(responses))
+    return chain
+
+
+def offered(chain: NewsragChain, question: str) -> list[str]:
+    """The sentences the model is shown, numbered from 1, as the chain would number them."""
+    ev = chain.gather(ChainInput.parse({"question": question}, chain.settings.top_k))
+    return [c.record.text for c in numbered(ev)]
+
+
+def number_of(sentences: list[str], needle: str) -> int:
+    return next(i for i, s in enumerate(sentences, start=1) if needle in s)

@@ -3,14 +3,10 @@ that exist become citations, unsupported sentences are removed, and garbage fall
 
 from __future__ import annotations
 
-import copy
-
 import pytest
-from chain_helpers import BORDERS, assert_valid, corpus_chain
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from chain_helpers import BORDERS, assert_valid, corpus_chain, number_of, offered, with_llm
 
-from newsrag.rag.chain import ChainInput, NewsragChain
-from newsrag.rag.llm import numbered
+from newsrag.rag.chain import NewsragChain
 from newsrag.rag.models import Answer
 
 INJECTED = "The mayor resigned in disgrace"
@@ -19,23 +15,6 @@ INJECTED = "The mayor resigned in disgrace"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
     return corpus_chain(tmp_path_factory.mktemp("llm-home"))
-
-
-def with_llm(base: NewsragChain, *responses: str) -> NewsragChain:
-    """The base chain (same store, embedder and ranking) answering with a fake model."""
-    chain = copy.copy(base)
-    chain.llm = FakeListChatModel(responses=list(responses))
-    return chain
-
-
-def offered(chain: NewsragChain, question: str) -> list[str]:
-    """The sentences the model is shown, numbered from 1, as the chain would number them."""
-    ev = chain.gather(ChainInput.parse({"question": question}, chain.settings.top_k))
-    return [c.record.text for c in numbered(ev)]
-
-
-def number_of(sentences: list[str], needle: str) -> int:
-    return next(i for i, s in enumerate(sentences, start=1) if needle in s)
 
 
 def test_valid_model_citations_map_to_exact_spans(base: NewsragChain) -> None:

@@ -7,12 +7,10 @@ Offered sentences that read like instructions are fenced in the prompt as quoted
 
 from __future__ import annotations
 
-import copy
 import re
 
 import pytest
-from chain_helpers import BORDERS, assert_valid, corpus_chain
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from chain_helpers import BORDERS, assert_valid, corpus_chain, number_of, offered, with_llm
 
 from newsrag.rag.chain import ChainInput, NewsragChain
 from newsrag.rag.llm import FENCE, clean_model_text, looks_like_instruction, numbered, render_prompt
@@ -27,22 +25,6 @@ TRUE = "Hegseth said returning to Ukraine's pre-2014 borders is unrealistic"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> NewsragChain:
     return corpus_chain(tmp_path_factory.mktemp("hostile-home"))
-
-
-def with_llm(base: NewsragChain, *responses: str) -> NewsragChain:
-    """The base chain (same store, embedder and ranking) answering with a fake model."""
-    chain = copy.copy(base)
-    chain.llm = FakeListChatModel(responses=list(responses))
-    return chain
-
-
-def offered(chain: NewsragChain, question: str) -> list[str]:
-    ev = chain.gather(ChainInput.parse({"question": question}, chain.settings.top_k))
-    return [c.record.text for c in numbered(ev)]
-
-
-def number_of(sentences: list[str], needle: str) -> int:
-    return next(i for i, s in enumerate(sentences, start=1) if needle in s)
 
 
 def ask(base: NewsragChain, output: str, question: str = BORDERS) -> Answer:
