@@ -13,6 +13,7 @@ import os
 import pickle
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,11 @@ class LexicalIndex:
             retriever=retriever,
             version=version,
         )
+
+    @cached_property
+    def source_set(self) -> frozenset[str]:
+        """The distinct outlets (domains) of the indexed sections, computed once per index generation."""
+        return frozenset(str(s) for s in set(self.sources.tolist()) if s)
 
     def __len__(self) -> int:
         return len(self.ids)

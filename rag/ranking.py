@@ -32,7 +32,7 @@ _KIND_WORDS = {
 def rank_candidates(ev: Evidence, scorer: Scorer) -> None:
     """Score ``ev.candidates`` with the quote model (best first) and keep the features on ``ev``."""
     info = analyze(ev.query)
-    sources = {str(s) for s in set(ev.index.sources.tolist()) if s}
+    sources = set(ev.index.source_set)
     ctx = Context(info, ev.articles, ev.sections, ev.index, outlets_named(info, sources))
     ev.context = ctx
     if not ev.candidates:
