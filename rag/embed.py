@@ -1,5 +1,11 @@
-"""Embedders: the real sentence-transformers model (loaded lazily, once per process and name) and a
-deterministic hash embedder for tests and benchmarks that are about something else."""
+"""Embedders: the sentence-transformers model on onnxruntime (:mod:`rag.onnx_embed`) or on torch (loaded
+lazily, once per process and name), and a deterministic hash embedder for tests and benchmarks that are
+about something else.
+
+The store records each embedder's ``name``, its *model identity*: vectors of two identities never mix.
+The torch and fp32 ONNX backends give the same vectors (checked by the tests), so they share the model's
+name; the int8 ONNX backend's vectors differ slightly, so its identity is ``<model>+onnx-int8``.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +21,23 @@ import numpy as np
 from .errors import ConfigError
 from .settings import BUNDLED_MODEL, Settings, get_settings
 
-__all__ = ["Embedder", "SentenceTransformerEmbedder", "HashEmbedder", "make_embedder", "load_model"]
+__all__ = [
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "HashEmbedder",
+    "make_embedder",
+    "load_model",
+    "model_identity",
+    "split_identity",
+]
 
 log = logging.getLogger(__name__)
 
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
+_INT8 = "+onnx-int8"
+_WARNED: set[str] = set()
 
 
 class Embedder(Protocol):
@@ -120,8 +136,42 @@ class HashEmbedder:
         return out
 
 
+def model_identity(name: str, backend: str) -> str:
+    """What the store records for vectors of model ``name`` embedded by ``backend``."""
+    canonical = BUNDLED_MODEL if name in _BUNDLED_ALIASES else name
+    return canonical + _INT8 if backend == "onnx-int8" else canonical
+
+
+def split_identity(identity: str) -> tuple[str, str | None]:
+    """The model name and the backend that an identity requires (None: torch or fp32 ONNX)."""
+    if identity.endswith(_INT8):
+        return identity.removesuffix(_INT8), "onnx-int8"
+    return identity, None
+
+
+def _onnx_unavailable(settings: Settings, path: Path, quantized: bool) -> str | None:
+    """Why the ONNX backend cannot serve this model here, or None. Cheap: imports nothing heavy."""
+    from importlib.util import find_spec
+
+    from .onnx_embed import export_ready, onnx_supported
+
+    if export_ready(settings.home, path, quantized):
+        return None
+    if not path.is_dir():
+        return f"{path} is not a local model folder"
+    reason = onnx_supported(path)
+    if reason:
+        return reason
+    missing = [m for m in ("onnx", "torch", "transformers") if find_spec(m) is None]
+    if missing:
+        return f"exporting the model to ONNX needs {', '.join(missing)} (pip install {' '.join(missing)})"
+    return None
+
+
 def make_embedder(settings: Settings | None = None) -> Embedder:
-    """The embedder named by ``NEWSRAG_EMBEDDING_MODEL`` (``hash-384`` selects the test embedder)."""
+    """The embedder named by ``NEWSRAG_EMBEDDING_MODEL`` and ``NEWSRAG_EMBEDDING_BACKEND`` (``hash-384``
+    selects the test embedder). When the ONNX backend cannot run the model here, torch runs it, after a
+    one-line warning."""
     settings = settings or get_settings()
     name = settings.embedding_model
     if name.startswith("hash-"):
@@ -129,4 +179,17 @@ def make_embedder(settings: Settings | None = None) -> Embedder:
             return HashEmbedder(int(name.removeprefix("hash-")))
         except ValueError:
             raise ConfigError(f"NEWSRAG_EMBEDDING_MODEL={name!r}: expected hash-<dimension>, e.g. hash-384") from None
+    backend = settings.embedding_backend
+    if backend != "torch":
+        from .onnx_embed import OnnxEmbedder
+
+        quantized = backend == "onnx-int8"
+        path = Path(_model_path(name))
+        reason = _onnx_unavailable(settings, path, quantized)
+        if reason is None:
+            identity = model_identity(name, backend)
+            return OnnxEmbedder(identity, path, settings.home, quantized, batch_size=settings.embedding_batch_size)
+        if reason not in _WARNED:
+            _WARNED.add(reason)
+            log.warning("NEWSRAG_EMBEDDING_BACKEND=%s: %s; using the torch backend instead", backend, reason)
     return SentenceTransformerEmbedder(name, batch_size=settings.embedding_batch_size)

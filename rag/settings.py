@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     )
     collection: str = Field(default="newsrag", description="Prefix of the Chroma collections.")
     embedding_model: str = Field(default=BUNDLED_MODEL, description="sentence-transformers model name or local path.")
+    embedding_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
+        default="onnx",
+        description="What runs the embedding model: onnxruntime (fp32, the same vectors as torch), onnxruntime with "
+        "int8 weights (faster, its own model identity), or torch; docs/benchmarks.md compares them.",
+    )
     embedding_batch_size: int = Field(default=64, ge=1)
     max_file_bytes: int = Field(default=5_000_000, ge=1, description="Larger input files are refused.")
     # size limits of one question (the chain's input parser reads them): one request cannot stall a server

@@ -353,12 +353,7 @@ class Store:
                 col = self._open(kind)
                 stored = (col.metadata or {}).get("model")
                 if stored and stored != self.model:
-                    raise ModelMismatchError(
-                        f"the store at {self.where} (collection {self._name(kind)!r}) holds vectors from "
-                        f"{stored!r}, but NEWSRAG_EMBEDDING_MODEL is {self.model!r}. Set "
-                        f"NEWSRAG_EMBEDDING_MODEL={stored!r}, or run `newsrag reindex` to re-embed the stored "
-                        f"articles with {self.model!r}, or use another NEWSRAG_HOME / NEWSRAG_COLLECTION."
-                    )
+                    raise ModelMismatchError(_mismatch(self.where, self._name(kind), stored, self.model))
                 self._cols[kind] = col
         return col
 
@@ -703,6 +698,20 @@ def _sentence_rows(got: dict[str, Any]) -> list[SentenceRecord]:
             )
         )
     return out
+
+
+def _mismatch(where: str, collection: str, stored: str, wanted: str) -> str:
+    from .embed import split_identity
+
+    model, backend = split_identity(stored)
+    setting = f"NEWSRAG_EMBEDDING_MODEL={model!r}"
+    if backend or split_identity(wanted)[1]:
+        setting += f" and NEWSRAG_EMBEDDING_BACKEND={backend or 'onnx'!r}"
+    return (
+        f"the store at {where} (collection {collection!r}) holds vectors from {stored!r}, but the configured "
+        f"embedder is {wanted!r}. Set {setting}, or run `newsrag reindex` to re-embed the stored articles "
+        f"with {wanted!r}, or use another NEWSRAG_HOME / NEWSRAG_COLLECTION."
+    )
 
 
 def make_store(settings: Settings | None = None, model: str | None = None) -> Store:

@@ -1,0 +1,300 @@
+"""The ONNX embedding backend: the sentence-transformers model run by onnxruntime and ``tokenizers``.
+
+The query path imports neither torch nor sentence-transformers (that import alone costs seconds), and
+onnxruntime embeds one question several times faster than torch. The ``.onnx`` file is exported once,
+from the local model folder, into ``NEWSRAG_HOME/models/`` by :func:`export` (torch's own exporter;
+optimum-onnx pins transformers < 4.58, which sentence-transformers 6 cannot use). Nothing is downloaded.
+
+Variants: ``onnx`` (fp32) gives the torch backend's vectors (cosine >= 0.99999, checked by the tests),
+so a store built with either backend serves the other; ``onnx-int8`` (weights quantized per channel)
+gives vectors within about 0.99 cosine of torch's, so it is a model identity of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["OnnxEmbedder", "export", "onnx_supported", "export_ready", "exported_path"]
+
+log = logging.getLogger(__name__)
+
+_EXPORT_LOCK = threading.Lock()
+#: bump when the exported graph or the quantization changes, so old exports are redone
+EXPORT_VERSION = 1
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _weights(model_path: Path) -> Path | None:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (model_path / name).exists():
+            return model_path / name
+    return None
+
+
+def _pooling(model_path: Path) -> str:
+    """``mean`` or ``cls``, from the model's ``modules.json``; anything else cannot run here."""
+    modules_file = model_path / "modules.json"
+    if not modules_file.exists():
+        return "mean"  # a plain transformers folder: sentence-transformers itself would mean-pool
+    modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    unsupported = [k for k in kinds if k not in ("Transformer", "Pooling", "Normalize")]
+    if unsupported:
+        raise ConfigError(f"{model_path}: modules {unsupported} have no ONNX path here; use NEWSRAG_EMBEDDING_BACKEND=torch")
+    for m in modules:
+        if m.get("type", "").endswith("Pooling"):
+            config = json.loads((model_path / m.get("path", "") / "config.json").read_text(encoding="utf-8"))
+            if config.get("pooling_mode_cls_token"):
+                return "cls"
+            if config.get("pooling_mode_mean_tokens", True):
+                return "mean"
+            raise ConfigError(f"{model_path}: only mean or CLS pooling runs on ONNX; use NEWSRAG_EMBEDDING_BACKEND=torch")
+    return "mean"
+
+
+def _max_length(model_path: Path) -> int:
+    config = model_path / "sentence_bert_config.json"
+    if config.exists():
+        return int(json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", 512))
+    return 512
+
+
+def onnx_supported(model_path: Path) -> str | None:
+    """None when the model can run on ONNX here, else the reason it cannot."""
+    if not (model_path / "tokenizer.json").exists():
+        return f"{model_path} has no tokenizer.json"
+    try:
+        _pooling(model_path)
+    except ConfigError as e:
+        return str(e)
+    return None
+
+
+def _slug(model_path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(str(model_path.resolve()).encode("utf-8")).hexdigest()[:10]
+    return f"{model_path.name}-{digest}"
+
+
+def exported_path(home: Path, model_path: Path, quantized: bool) -> Path:
+    """Where the export of ``model_path`` lives under the data folder."""
+    return home / "models" / _slug(model_path) / ("model.int8.onnx" if quantized else "model.onnx")
+
+
+def _manifest(model_path: Path, quantized: bool) -> dict[str, Any]:
+    weights = _weights(model_path)
+    stat = weights.stat() if weights else None
+    return {
+        "source": str(model_path.resolve()),
+        "weights_size": stat.st_size if stat else None,
+        "weights_mtime": int(stat.st_mtime) if stat else None,
+        "quantized": quantized,
+        "version": EXPORT_VERSION,
+    }
+
+
+def export_ready(home: Path, model_path: Path, quantized: bool) -> bool:
+    """True when an export for this model, variant and exporter version is already on disk."""
+    target = exported_path(home, model_path, quantized)
+    meta = target.with_suffix(".json")
+    if not (target.exists() and meta.exists()):
+        return False
+    try:
+        return bool(json.loads(meta.read_text(encoding="utf-8")) == _manifest(model_path, quantized))
+    except (OSError, ValueError):
+        return False
+
+
+class _DropRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporters' tracer warnings, progress bars and root-logger advice: one line says it all."""
+    root, drop = logging.getLogger(), _DropRecords()
+    root.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+            transformers_logging.set_verbosity_error()
+            yield
+    finally:
+        root.removeFilter(drop)
+
+
+def _export_fp32(model_path: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(str(model_path)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    sample = tokenizer(["a short sentence", "a second, longer sentence for the trace"], padding=True, return_tensors="pt")
+    names = [n for n in _INPUTS if n in sample]
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args: Any) -> Any:
+            return self.inner(**dict(zip(names, args, strict=True))).last_hidden_state
+
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with torch.no_grad():
+        torch.onnx.export(
+            Wrapper(model),
+            tuple(sample[n] for n in names),
+            str(tmp),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(tmp, target)
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    os.replace(tmp, target)
+
+
+def export(home: Path, model_path: Path, quantized: bool) -> Path:
+    """Export ``model_path`` to ONNX under ``home/models`` (once; later calls return the file). Imports
+    torch and transformers, so it runs at the first ingest or question, never again on the query path."""
+    target = exported_path(home, model_path, quantized)
+    with _EXPORT_LOCK:
+        if export_ready(home, model_path, quantized):
+            return target
+        reason = onnx_supported(model_path)
+        if reason:
+            raise ConfigError(reason)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        log.warning("exporting the embedding model %s to ONNX (once) into %s", model_path.name, target.parent)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        fp32 = exported_path(home, model_path, False)
+        try:
+            with _quiet():
+                if not export_ready(home, model_path, False):
+                    _export_fp32(model_path, fp32)
+                    fp32.with_suffix(".json").write_text(json.dumps(_manifest(model_path, False)), encoding="utf-8")
+                if quantized:
+                    _quantize(fp32, target)
+                    target.with_suffix(".json").write_text(json.dumps(_manifest(model_path, True)), encoding="utf-8")
+        except (ImportError, RuntimeError, OSError, ValueError) as e:
+            raise ConfigError(
+                f"exporting {model_path} to ONNX into {target.parent} failed: {e}. "
+                "Set NEWSRAG_EMBEDDING_BACKEND=torch to run the model on torch instead."
+            ) from e
+        return target
+
+
+class OnnxEmbedder:
+    """Unit-length vectors from an exported model: ``tokenizers`` + onnxruntime + pooling in numpy.
+
+    One text (a question) runs on a one-thread session, so a busy machine does not stall it on thread
+    hand-offs; batches (ingest) run on a session with every core. Batches are sorted by length so that
+    padding stays small, as sentence-transformers does.
+    """
+
+    def __init__(self, name: str, model_path: Path, home: Path, quantized: bool, batch_size: int = 64) -> None:
+        self.name = name
+        self.model_path = model_path
+        self.home = home
+        self.quantized = quantized
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        self._sessions: dict[int, Any] = {}
+        self._tokenizer: Any = None
+        self._pool = "mean"
+        self._dim: int | None = None
+
+    def _setup(self) -> None:
+        if self._tokenizer is not None:
+            return
+        from tokenizers import Tokenizer
+
+        path = export(self.home, self.model_path, self.quantized)
+        tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=_max_length(self.model_path))
+        pad = tokenizer.padding or {}
+        tokenizer.enable_padding(pad_id=int(pad.get("pad_id", 0)), pad_token=str(pad.get("pad_token", "[PAD]")))
+        self._pool = _pooling(self.model_path)
+        self._path = path
+        self._tokenizer = tokenizer
+
+    def _session(self, threads: int) -> Any:
+        session = self._sessions.get(threads)
+        if session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            session = ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
+            self._inputs = {i.name for i in session.get_inputs()}
+            self._sessions[threads] = session
+        return session
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.encode(["dimension"]).shape[1])
+        return self._dim
+
+    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        if self._pool == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            self._setup()
+            session = self._session(1 if len(texts) == 1 else (os.cpu_count() or 1))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) == 1:
+            return self._run(session, texts)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: np.ndarray | None = None
+        for b in range(0, len(order), self.batch_size):
+            rows = order[b : b + self.batch_size]
+            vectors = self._run(session, [texts[i] for i in rows])
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        assert out is not None
+        return out
