@@ -155,7 +155,7 @@ def _onnx_unavailable(settings: Settings, path: Path, quantized: bool) -> str | 
 
     from .onnx_embed import export_ready, onnx_supported
 
-    if export_ready(settings.home, path, quantized):
+    if export_ready(settings.models_path, path, quantized):
         return None
     if not path.is_dir():
         return f"{path} is not a local model folder"
@@ -188,7 +188,7 @@ def make_embedder(settings: Settings | None = None) -> Embedder:
         reason = _onnx_unavailable(settings, path, quantized)
         if reason is None:
             identity = model_identity(name, backend)
-            return OnnxEmbedder(identity, path, settings.home, quantized, batch_size=settings.embedding_batch_size)
+            return OnnxEmbedder(identity, path, settings.models_path, quantized, batch_size=settings.embedding_batch_size)
         if reason not in _WARNED:
             _WARNED.add(reason)
             log.warning("NEWSRAG_EMBEDDING_BACKEND=%s: %s; using the torch backend instead", backend, reason)

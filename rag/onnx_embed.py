@@ -2,7 +2,7 @@
 
 The query path imports neither torch nor sentence-transformers (that import alone costs seconds), and
 onnxruntime embeds one question several times faster than torch. The ``.onnx`` file is exported once,
-from the local model folder, into ``NEWSRAG_HOME/models/`` by :func:`export` (torch's own exporter;
+from the local model folder, into ``NEWSRAG_HOME/models/`` (``NEWSRAG_MODELS_DIR``) by :func:`export` (torch's own exporter;
 optimum-onnx pins transformers < 4.58, which sentence-transformers 6 cannot use). Nothing is downloaded.
 
 Variants: ``onnx`` (fp32) gives the torch backend's vectors (cosine >= 0.99999, checked by the tests),
@@ -89,9 +89,9 @@ def _slug(model_path: Path) -> str:
     return f"{model_path.name}-{digest}"
 
 
-def exported_path(home: Path, model_path: Path, quantized: bool) -> Path:
-    """Where the export of ``model_path`` lives under the data folder."""
-    return home / "models" / _slug(model_path) / ("model.int8.onnx" if quantized else "model.onnx")
+def exported_path(models: Path, model_path: Path, quantized: bool) -> Path:
+    """Where the export of ``model_path`` lives under ``models`` (``Settings.models_path``)."""
+    return models / _slug(model_path) / ("model.int8.onnx" if quantized else "model.onnx")
 
 
 def _manifest(model_path: Path, quantized: bool) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def _quantize(source: Path, target: Path) -> None:
 
 
 def export(home: Path, model_path: Path, quantized: bool) -> Path:
-    """Export ``model_path`` to ONNX under ``home/models`` (once; later calls return the file). Imports
+    """Export ``model_path`` to ONNX under ``home`` (once; later calls return the file). Imports
     torch and transformers, so it runs at the first ingest or question, never again on the query path."""
     target = exported_path(home, model_path, quantized)
     with _EXPORT_LOCK:

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
         description="What runs the embedding model: onnxruntime (fp32, the same vectors as torch), onnxruntime with "
         "int8 weights (faster, its own model identity), or torch; docs/benchmarks.md compares them.",
     )
+    models_dir: Path | None = Field(default=None, description="Where exported ONNX models are kept; default NEWSRAG_HOME/models.")
     embedding_batch_size: int = Field(default=64, ge=1)
     max_file_bytes: int = Field(default=5_000_000, ge=1, description="Larger input files are refused.")
     # size limits of one question (the chain's input parser reads them): one request cannot stall a server
@@ -67,10 +68,10 @@ class Settings(BaseSettings):
     progress: bool = True
     default_corpus: Path = BUNDLED_ARTICLES
 
-    @field_validator("home", "default_corpus", mode="after")
+    @field_validator("home", "default_corpus", "models_dir", mode="after")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @field_validator("chroma_url", mode="after")
     @classmethod
@@ -88,6 +89,10 @@ class Settings(BaseSettings):
     @property
     def lexical_path(self) -> Path:
         return self.home / "lexical"
+
+    @property
+    def models_path(self) -> Path:
+        return self.models_dir or self.home / "models"
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ SEED = REPO / "data" / "articles" / "000_9d2fae29a5c0d528.txt"
 CORPUS = FIXTURES / "corpus"
 TRAPS = FIXTURES / "traps"
 FORMATS = FIXTURES / "formats"
+#: One ONNX export of the bundled model for every test and test subprocess (each test has its own
+#: NEWSRAG_HOME; exporting into each would cost ~10 s a test). The export checks itself against its source.
+MODELS_DIR = Path(tempfile.gettempdir()) / f"newsrag-test-models-{os.getuid()}"
 
 
 # -- no accidental network ------------------------------------------------------------------------
@@ -86,11 +90,13 @@ def no_network() -> Iterator[None]:
 
 @pytest.fixture(autouse=True, scope="session")
 def clean_newsrag_env() -> Iterator[None]:
-    """A developer's NEWSRAG_* variables must not leak into tests (e.g. a NEWSRAG_CHROMA_URL)."""
+    """A developer's NEWSRAG_* variables must not leak into tests (e.g. a NEWSRAG_CHROMA_URL). The one
+    variable set is the shared ONNX export folder, :data:`MODELS_DIR`."""
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
             if name.upper().startswith("NEWSRAG_"):
                 mp.delenv(name)
+        mp.setenv("NEWSRAG_MODELS_DIR", str(MODELS_DIR))
         yield
 
 
@@ -107,7 +113,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder() -> Any:
-    """The real bundled sentence-transformers model, loaded once per session."""
+    """The real bundled sentence-transformers model (default backend), loaded once per session."""
     emb = make_embedder(Settings(embedding_model=BUNDLED_MODEL, _env_file=None))  # type: ignore[call-arg]
     assert emb.name == BUNDLED_MODEL
     emb.encode(["load the model now, once"])
@@ -179,6 +185,7 @@ def newsrag_env(home: Path, **extra: str) -> dict[str, str]:
     env.update(
         {
             "NEWSRAG_HOME": str(home),
+            "NEWSRAG_MODELS_DIR": str(MODELS_DIR),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "ANONYMIZED_TELEMETRY": "False",
