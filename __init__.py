@@ -23,12 +23,15 @@ if TYPE_CHECKING:
     from .ingest.pipeline import IngestReport, ingest_paths
     from .rag.chain import NewsragChain, build_chain
     from .rag.errors import NewsragError, QueryError
-    from .rag.models import Answer, Article, ArticleSummary, Citation
+    from .rag.models import Answer, AnswerChunk, Article, ArticleSummary, Citation, NewsragInput
+    from .rag.retriever import NewsragRetriever
     from .rag.settings import Settings, get_settings
     from .ui.app import build_app
 
 _EXPORTS = {
     "Answer": ".rag.models",
+    "AnswerChunk": ".rag.models",
+    "NewsragInput": ".rag.models",
     "Article": ".rag.models",
     "ArticleSummary": ".rag.models",
     "Citation": ".rag.models",
@@ -38,12 +41,15 @@ _EXPORTS = {
     "QueryError": ".rag.errors",
     "NewsragChain": ".rag.chain",
     "build_chain": ".rag.chain",
+    "NewsragRetriever": ".rag.retriever",
     "ingest_paths": ".ingest.pipeline",
     "IngestReport": ".ingest.pipeline",
     "build_app": ".ui.app",
 }
 __all__ = [
     "Answer",
+    "AnswerChunk",
+    "NewsragInput",
     "Article",
     "ArticleSummary",
     "Citation",
@@ -53,6 +59,7 @@ __all__ = [
     "QueryError",
     "NewsragChain",
     "build_chain",
+    "NewsragRetriever",
     "ingest_paths",
     "IngestReport",
     "build_app",

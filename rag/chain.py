@@ -7,20 +7,21 @@ sentences, validated) → Answer. Every citation is a span of a stored article, 
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from functools import partial
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import run_in_executor
 
 from .embed import Embedder, make_embedder
 from .evidence import ChainInput, Evidence, Limits
 from .extractive import answerable, extractive_answer
 from .lexical import LexicalIndex, lexical_index
-from .models import Answer
+from .models import Answer, AnswerChunk, NewsragInput
 from .quote import score_sentences
 from .ranking import rank_candidates
 from .records import sentence_article, sentence_id
@@ -30,11 +31,29 @@ from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
 from .store import Store, make_store
 
-__all__ = ["NewsragChain", "build_chain", "ChainInput", "Evidence"]
+if TYPE_CHECKING:
+    from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.messages import AIMessage
+    from langchain_core.runnables.history import RunnableWithMessageHistory
+    from langchain_core.tools import BaseTool
+
+__all__ = ["NewsragChain", "build_chain", "ChainInput", "Evidence", "answer_message", "TOOL_DESCRIPTION"]
+
+log = logging.getLogger(__name__)
+
+TOOL_DESCRIPTION = (
+    "Answer a question from the stored news articles. Returns JSON: 'answer' (text with markers [1], [2] ...), "
+    "'abstained' (true when the articles do not answer) and 'citations', each an exact quote with its "
+    "article's title, url, date, source and character offsets. Give 'history' (earlier user questions) to "
+    "resolve a follow-up, 'filters' (since/until YYYY-MM-DD, sources) to restrict the articles."
+)
 
 
 class NewsragChain(Runnable[Any, Answer]):
-    """See the module docstring. ``stream`` yields ``str`` pieces of the answer, then the ``Answer``."""
+    """See the module docstring. The input is a :class:`NewsragInput`, a dict of its fields, or a
+    string (the question). ``invoke`` returns an :class:`Answer`; ``stream`` yields
+    :class:`AnswerChunk` pieces that add up (``+``) to it: text deltas, then a last chunk with the
+    citations. Both run through LangChain's callbacks, so tracing sees the chain and the model it calls."""
 
     def __init__(
         self,
@@ -54,21 +73,25 @@ class NewsragChain(Runnable[Any, Answer]):
         self.sentence_depth = sentence_depth
 
     @property
-    def InputType(self) -> Any:  # noqa: N802 (LangChain's name)
-        return dict
+    def InputType(self) -> type[NewsragInput]:  # noqa: N802 (LangChain's name)
+        return NewsragInput
 
     @property
-    def OutputType(self) -> Any:  # noqa: N802
+    def OutputType(self) -> type[Answer]:  # noqa: N802
         return Answer
 
     # -- steps -------------------------------------------------------------------------------------
     def index(self) -> LexicalIndex:
         return lexical_index(self.store, None if self.settings.chroma_url else self.settings.lexical_path)
 
-    def gather(self, inp: ChainInput) -> Evidence:
+    def parse(self, raw: Any) -> ChainInput:
+        """The checked input (a :class:`QueryError` names any bad value)."""
+        return ChainInput.parse(raw, self.settings.top_k, Limits.of(self.settings))
+
+    def gather(self, inp: ChainInput, config: RunnableConfig | None = None) -> Evidence:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        query = self._restate(inp)
+        query = self._restate(inp, config)
         t = time.perf_counter()
         qvec = np.asarray(self.embedder.encode([query])[0], dtype=np.float32)
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
@@ -97,11 +120,11 @@ class NewsragChain(Runnable[Any, Answer]):
         timings["retrieve_total_ms"] = (time.perf_counter() - t0) * 1000
         return ev
 
-    def _restate(self, inp: ChainInput) -> str:
+    def _restate(self, inp: ChainInput, config: RunnableConfig | None = None) -> str:
         if self.llm is not None and inp.history:
             from .llm import condense
 
-            return condense(self.llm, inp.question, inp.history)
+            return condense(self.llm, inp.question, inp.history, config)
         return rewrite(inp.question, inp.history)
 
     def answerable(self, ev: Evidence) -> tuple[bool, str | None]:
@@ -111,39 +134,165 @@ class NewsragChain(Runnable[Any, Answer]):
     def _extractive(self, ev: Evidence) -> Iterator[str | Answer]:
         return extractive_answer(ev, self.settings.abstain_threshold, self.settings.max_quotes, self.scorer)
 
-    def _run(self, raw: Any) -> Iterator[str | Answer]:
-        inp = ChainInput.parse(raw, self.settings.top_k, Limits.of(self.settings))
-        ev = self.gather(inp)
-        if self.llm is not None and self.answerable(ev)[0]:
-            from .llm import llm_answer
-
-            yield from llm_answer(self.llm, ev, fallback=self._extractive)
-            return
-        yield from self._extractive(ev)
-
-    # -- Runnable ----------------------------------------------------------------------------------
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
-        return self._call_with_config(self._invoke, input, config)
-
-    def _invoke(self, input: Any) -> Answer:
-        *_, answer = self._run(input)
+    def quotes(self, raw: Any) -> Answer:
+        """The extractive answer (never the LLM): the quotes the chain chooses, or an abstention.
+        :class:`~newsrag.rag.retriever.NewsragRetriever` turns its citations into Documents."""
+        *_, answer = self._extractive(self.gather(self.parse(raw)))
         assert isinstance(answer, Answer)
         return answer
 
-    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
-        yield from self._run(input)
+    def _run(self, raw: Any, config: RunnableConfig | None = None) -> Iterator[str | Answer]:
+        ev = self.gather(self.parse(raw), config)
+        if self.llm is not None and self.answerable(ev)[0]:
+            from .llm import llm_answer
+
+            yield from llm_answer(self.llm, ev, fallback=self._extractive, config=config)
+            return
+        yield from self._extractive(ev)
+
+    def _chunks(self, raw: Any, config: RunnableConfig | None = None) -> Generator[AnswerChunk, None, None]:
+        """The answer as addable chunks whose text adds up to exactly ``Answer.answer``: leading white
+        space is dropped and trailing white space held back until more text follows (the answerers
+        stream lines; the answer is their text stripped)."""
+        sent = pending = ""
+        for item in self._run(raw, config):
+            if isinstance(item, Answer):
+                if item.answer.startswith(sent):
+                    rest = item.answer[len(sent) :]
+                else:  # an answerer streamed text its answer does not start with: the Answer wins
+                    log.warning("streamed text differs from the answer of %r; the final chunk carries the answer", item.question)
+                    rest = ""
+                yield AnswerChunk.model_validate({**item.model_dump(), "answer": rest, "final": True})
+                return
+            piece = item if sent else item.lstrip()
+            body = piece.rstrip()
+            if not body:
+                pending += piece
+                continue
+            delta, pending = pending + body, piece[len(body) :]
+            sent += delta
+            yield AnswerChunk(answer=delta)
+
+    # -- Runnable ----------------------------------------------------------------------------------
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        return self._call_with_config(self._invoke, input, config, **kwargs)
+
+    def _invoke(self, input: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Answer:
+        return self._answer(input, config)
+
+    def _answer(self, input: Any, config: RunnableConfig) -> Answer:
+        *_, answer = self._run(input, config)
+        assert isinstance(answer, Answer)
+        return answer
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
-        return await asyncio.to_thread(partial(self.invoke, input, config))
+        return await self._acall_with_config(self._ainvoke, input, config, **kwargs)
 
-    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-        iterator = self._run(input)
-        done = object()
-        while True:
-            item = await asyncio.to_thread(next, iterator, done)
-            if item is done:
-                return
-            yield item
+    async def _ainvoke(self, input: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig) -> Answer:
+        return await run_in_executor(config, self._answer, input, config)
+
+    def transform(self, input: Iterator[Any], config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AnswerChunk]:
+        for chunk in self._transform_stream_with_config(input, self._transform, config, **kwargs):
+            yield cast(AnswerChunk, chunk)
+
+    def _transform(
+        self, inputs: Iterator[Any], run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> Iterator[AnswerChunk]:
+        yield from self._chunks(_added(inputs), config)
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AnswerChunk]:
+        yield from self.transform(iter([input]), config, **kwargs)
+
+    async def atransform(
+        self, input: AsyncIterator[Any], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[AnswerChunk]:
+        async for chunk in self._atransform_stream_with_config(input, self._atransform, config, **kwargs):
+            yield cast(AnswerChunk, chunk)
+
+    async def _atransform(
+        self, inputs: AsyncIterator[Any], run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> AsyncIterator[AnswerChunk]:
+        items = [x async for x in inputs]
+        # the chain's steps are synchronous (Chroma, numpy, a sync model call): each runs in a worker thread
+        iterator = self._chunks(_added(iter(items)), config)
+        done = AnswerChunk()
+        try:
+            while True:
+                chunk = await run_in_executor(config, next, iterator, done)
+                if chunk is done:
+                    return
+                yield chunk
+        finally:
+            iterator.close()
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[AnswerChunk]:
+        async def one() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self.atransform(one(), config, **kwargs):
+            yield chunk
+
+    # -- LangChain conveniences ---------------------------------------------------------------------
+    def as_tool(
+        self,
+        args_schema: Any = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        arg_types: dict[str, type] | None = None,
+    ) -> BaseTool:
+        """A tool whose parameters are :class:`NewsragInput`'s fields and whose result is the
+        ``Answer`` as JSON (``model_dump(mode="json")``), which a model can read."""
+        from langchain_core.runnables import RunnableLambda
+
+        as_json = self | RunnableLambda(_answer_json, name="answer_json")
+        return as_json.as_tool(
+            args_schema, name=name or "newsrag", description=description or TOOL_DESCRIPTION, arg_types=arg_types
+        )
+
+    def with_message_history(
+        self, get_session_history: Callable[..., BaseChatMessageHistory], **kwargs: Any
+    ) -> RunnableWithMessageHistory:
+        """This chain under ``RunnableWithMessageHistory``: the session's messages are the ``history``
+        (its user turns restate a follow-up), the question and the answer text are added to it. The
+        output is ``{"answer": Answer, "message": AIMessage}``; ``kwargs`` go to the wrapper."""
+        from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+        from langchain_core.runnables.history import RunnableWithMessageHistory
+
+        with_message = self | {"answer": RunnablePassthrough(), "message": RunnableLambda(answer_message)}
+        options: dict[str, Any] = {
+            "input_messages_key": "question",
+            "history_messages_key": "history",
+            "output_messages_key": "message",
+            **kwargs,
+        }
+        return RunnableWithMessageHistory(with_message, get_session_history, **options)
+
+
+def _added(inputs: Iterator[Any]) -> Any:
+    """The input of a ``transform``: its chunks added up (a dict streamed by an earlier step arrives in
+    parts), or the last one when they do not add."""
+    value: Any = None
+    for item in inputs:
+        try:
+            value = item if value is None else value + item
+        except TypeError:
+            value = item
+    return value
+
+
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    result: dict[str, Any] = answer.model_dump(mode="json", exclude={"final"})
+    return result
+
+
+def answer_message(answer: Answer) -> AIMessage:
+    """The answer as a chat message for a message history: its text (with markers), and the citations
+    as JSON in ``response_metadata["citations"]``."""
+    from langchain_core.messages import AIMessage
+
+    citations = [c.model_dump(mode="json") for c in answer.citations]
+    return AIMessage(content=answer.answer, response_metadata={"citations": citations, "abstained": answer.abstained})
 
 
 def build_chain(

@@ -54,5 +54,7 @@ class AnswerError(NewsragError):
     """The answering backend failed in a way that is not recoverable by falling back."""
 
 
-class QueryError(NewsragError):
-    """A question or filter value the chain cannot use."""
+class QueryError(NewsragError, ValueError):
+    """A question or filter value the chain cannot use. Also a ``ValueError``, the type Python code
+    catches for bad input: ``except ValueError`` and LangChain's ``with_retry(retry_if_exception_type=...)``
+    can tell a bad question (never worth retrying) from a failing backend."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from .errors import QueryError
 from .features import Context
@@ -16,7 +17,7 @@ from .models import Answer, Article, Citation, Retrieved
 from .quote import Candidate
 from .retrieve import Filters, Fused
 
-__all__ = ["ChainInput", "Evidence", "Limits", "make_answer"]
+__all__ = ["ChainInput", "Evidence", "Limits", "make_answer", "user_turns"]
 
 
 @dataclass(frozen=True)
@@ -50,22 +51,29 @@ class ChainInput:
 
     @classmethod
     def parse(cls, raw: Any, default_k: int, limits: Limits | None = None) -> ChainInput:
+        """Check one chain input: a string (the question), a dict, or a :class:`NewsragInput`. Each
+        bad value is a :class:`QueryError` that names it."""
         limits = limits or Limits()
         if isinstance(raw, str):
             raw = {"question": raw}
+        elif isinstance(raw, BaseModel):
+            raw = {name: getattr(raw, name) for name in type(raw).model_fields}
         if not isinstance(raw, dict):
-            raise QueryError(f"chain input must be a dict with a 'question' (or a string), got {type(raw).__name__}")
+            raise QueryError(
+                f"chain input must be a dict with a 'question' (or a string, or a NewsragInput), got {type(raw).__name__}"
+            )
+        unknown = sorted(str(key) for key in raw if key not in _FIELDS)
+        if unknown:
+            raise QueryError(f"unknown input field {unknown}; allowed: {', '.join(_FIELDS)}")
         question = raw.get("question")
         if not isinstance(question, str) or not question.strip():
-            raise QueryError("'question' must be a non-empty string")
+            raise QueryError(f"'question' must be a non-empty string, got {_shown(question)}; ask about the stored articles")
         if len(question) > limits.question_chars:
             raise QueryError(
                 f"the question is {len(question):,} characters; the limit is {limits.question_chars:,} "
                 "(NEWSRAG_MAX_QUESTION_CHARS); ask something shorter"
             )
-        history = raw.get("history") or []
-        if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-            raise QueryError("'history' must be a list of earlier user questions (strings), oldest first")
+        history = user_turns(raw.get("history"))
         if len(history) > limits.history_items:
             raise QueryError(
                 f"'history' has {len(history):,} turns; the limit is {limits.history_items:,} "
@@ -77,10 +85,83 @@ class ChainInput:
                     f"history[{i}] is {len(turn):,} characters; the limit is {limits.history_item_chars:,} "
                     "(NEWSRAG_MAX_HISTORY_ITEM_CHARS)"
                 )
-        k = raw.get("k", default_k)
-        if not isinstance(k, int) or not 1 <= k <= 50:
+        k = raw.get("k")
+        if k is None:
+            k = default_k
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
             raise QueryError(f"'k' must be an integer from 1 to 50, got {k!r}")
-        return cls(question.strip(), history, Filters.parse(raw.get("filters"), limits.filter_values), k)
+        filters = raw.get("filters")
+        if isinstance(filters, BaseModel):
+            filters = filters.model_dump(exclude_none=True)
+        return cls(question.strip(), history, Filters.parse(filters, limits.filter_values), k)
+
+
+_FIELDS = ("question", "history", "filters", "k")
+#: Roles whose turns are the user's own questions (what a follow-up is restated from) ...
+_USER_ROLES = {"human", "user"}
+#: ... and roles that are accepted but not used.
+_OTHER_ROLES = {"ai", "assistant", "system", "developer", "tool", "function"}
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text_of(content: object) -> str | None:
+    """A message's text: a string, or the text parts of a list of content blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [b if isinstance(b, str) else b.get("text") if isinstance(b, dict) else None for b in content]
+        if all(isinstance(p, str) or p is None for p in parts):
+            return "".join(p for p in parts if isinstance(p, str))
+    return None
+
+
+def _role_and_text(turn: object) -> tuple[object, object]:
+    """A turn as (role, text): strings are the user's questions; messages, pairs and dicts name a role."""
+    if isinstance(turn, str):
+        return "human", turn
+    if isinstance(turn, tuple | list) and len(turn) == 2:
+        return turn[0], turn[1]
+    if isinstance(turn, dict) and set(turn) == {"role", "content"}:
+        return turn["role"], _text_of(turn["content"])
+    if isinstance(turn, BaseModel) and hasattr(turn, "role") and hasattr(turn, "content") and not hasattr(turn, "type"):
+        return turn.role, _text_of(turn.content)  # HistoryTurn
+    kind = getattr(turn, "type", None)
+    if isinstance(kind, str) and hasattr(turn, "content"):  # a LangChain message
+        role = getattr(turn, "role", kind) if kind == "chat" else kind
+        return role, _text_of(turn.content)
+    return None, None
+
+
+def user_turns(history: object) -> list[str]:
+    """The user's questions in ``history``, oldest first. ``history`` holds strings (earlier user
+    questions), LangChain messages, ``(role, text)`` pairs or ``{"role", "content"}`` dicts; turns of
+    the assistant (or the system) are accepted and left out."""
+    if history is None:
+        return []
+    if not isinstance(history, list | tuple):
+        raise QueryError(
+            f"'history' must be a list of earlier turns, oldest first (strings, messages or (role, text) pairs), "
+            f"got {type(history).__name__} {_shown(history)}"
+        )
+    out: list[str] = []
+    for i, turn in enumerate(history):
+        role, text = _role_and_text(turn)
+        if role is None:
+            raise QueryError(
+                f"history[{i}] is {_shown(turn)}; a turn is a string, a LangChain message, a (role, text) pair "
+                'or {"role": ..., "content": ...}'
+            )
+        if not isinstance(role, str) or role.lower() not in _USER_ROLES | _OTHER_ROLES:
+            raise QueryError(f"history[{i}] has role {_shown(role)}; allowed: {', '.join(sorted(_USER_ROLES | _OTHER_ROLES))}")
+        if not isinstance(text, str):
+            raise QueryError(f"history[{i}] has content {_shown(text)}; the text of a turn must be a string")
+        if role.lower() in _USER_ROLES and text.strip():
+            out.append(text)
+    return out
 
 
 @dataclass

@@ -207,8 +207,12 @@ def _content(chunk: Any) -> str:
     return str(content)
 
 
-def llm_answer(llm: Any, ev: Evidence, fallback: Callable[[Evidence], Iterator[str | Answer]]) -> Iterator[str | Answer]:
-    """Stream validated sentences from the model; ``fallback`` answers (extractively) if none survive."""
+def llm_answer(
+    llm: Any, ev: Evidence, fallback: Callable[[Evidence], Iterator[str | Answer]], config: Any = None
+) -> Iterator[str | Answer]:
+    """Stream validated sentences from the model; ``fallback`` answers (extractively) if none survive.
+    ``config`` (a LangChain ``RunnableConfig``: the chain's child callbacks, tags) goes to ``llm.stream``,
+    so tracing sees the model's run and its tokens under the chain's."""
     import time
 
     from langchain_core.messages import HumanMessage, SystemMessage
@@ -220,7 +224,7 @@ def llm_answer(llm: Any, ev: Evidence, fallback: Callable[[Evidence], Iterator[s
     kept: list[str] = []
     buffer = ""
     try:
-        for chunk in llm.stream(messages):
+        for chunk in llm.stream(messages, config=config):
             buffer += _content(chunk)
             done, buffer = _complete_sentences(buffer)
             for raw in done:
@@ -244,15 +248,16 @@ def llm_answer(llm: Any, ev: Evidence, fallback: Callable[[Evidence], Iterator[s
     yield make_answer(ev, " ".join(kept), validator.citations, False, "llm")
 
 
-def condense(llm: Any, question: str, history: list[str]) -> str:
-    """An LLM-restated follow-up; the deterministic rewrite when the model's reply is unusable."""
+def condense(llm: Any, question: str, history: list[str], config: Any = None) -> str:
+    """An LLM-restated follow-up; the deterministic rewrite when the model's reply is unusable.
+    ``config`` goes to ``llm.invoke`` (see :func:`llm_answer`)."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
     fallback = rewrite(question, history)
     turns = "\n".join(f"- {h}" for h in history)
     try:
         prompt = f"Earlier questions:\n{turns}\nLast question: {question}"
-        reply = _content(llm.invoke([SystemMessage(CONDENSE_PROMPT), HumanMessage(prompt)]))
+        reply = _content(llm.invoke([SystemMessage(CONDENSE_PROMPT), HumanMessage(prompt)], config=config))
     except Exception as e:
         log.warning("LLM condense step failed (%s); using the deterministic rewrite", e)
         return fallback

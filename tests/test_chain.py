@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import QueryError
-from newsrag.rag.models import Answer
+from newsrag.rag.models import Answer, AnswerChunk
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -140,10 +140,12 @@ def test_bad_input_is_a_clear_error(chain: NewsragChain, bad: dict[str, object])
 def test_stream_yields_text_as_it_forms_then_the_answer(chain: NewsragChain) -> None:
     items = list(chain.stream({"question": BORDERS}))
     *pieces, final = items
-    assert isinstance(final, Answer)
-    assert len(pieces) >= 3 and all(isinstance(p, str) for p in pieces)
-    assert "".join(pieces).strip() == final.answer
-    assert final.model_dump(exclude={"timings_ms"}) == chain.invoke({"question": BORDERS}).model_dump(exclude={"timings_ms"})
+    assert isinstance(final, AnswerChunk) and final.final and final.citations
+    assert len(pieces) >= 3 and all(isinstance(p, AnswerChunk) and not p.final and not p.citations for p in pieces)
+    total = sum(items[1:], items[0])
+    invoked = chain.invoke({"question": BORDERS})
+    assert "".join(p.answer for p in items) == total.answer == invoked.answer  # the deltas are the whole text
+    assert total.to_answer().model_dump(exclude={"timings_ms"}) == invoked.model_dump(exclude={"timings_ms"})
 
 
 def test_batch_and_ainvoke_answer_each_question(chain: NewsragChain) -> None:

@@ -7,7 +7,7 @@ import pytest
 from chain_helpers import BORDERS, assert_valid, corpus_chain, number_of, offered, with_llm
 
 from newsrag.rag.chain import NewsragChain
-from newsrag.rag.models import Answer
+from newsrag.rag.models import Answer, AnswerChunk
 
 INJECTED = "The mayor resigned in disgrace"
 
@@ -77,10 +77,13 @@ def test_streaming_llm_answer_yields_only_validated_sentences(base: NewsragChain
         f"He said pursuing this goal will only cause more suffering [{n}].",
     )
     *pieces, final = list(chain.stream({"question": BORDERS}))
-    assert isinstance(final, Answer) and final.backend == "llm"
-    assert "".join(pieces) == final.answer
-    assert "Mars" not in "".join(pieces)
-    assert final.answer.count("[1]") == 2 and len(final.citations) == 1
+    assert isinstance(final, AnswerChunk) and final.final and final.backend == "llm"
+    streamed = "".join(p.answer for p in pieces)
+    total = sum([*pieces[1:], final], pieces[0])  # chunks add up to the answer invoke returns
+    assert total.answer == streamed + final.answer == chain.invoke({"question": BORDERS}).answer
+    assert total.citations == final.citations and len(total.citations) == 1
+    assert "Mars" not in streamed
+    assert total.answer.count("[1]") == 2 and len(final.citations) == 1
 
 
 def test_llm_condenses_follow_ups(base: NewsragChain) -> None:

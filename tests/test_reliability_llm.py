@@ -33,7 +33,7 @@ def ask(base: NewsragChain, output: str, question: str = BORDERS) -> Answer:
     assert_valid(answer, chain.store)
     if answer.backend == "llm":  # what is streamed is what the answer says: validated sentences only
         streamed = list(with_llm(base, output).stream({"question": question}))
-        assert "".join(p for p in streamed if isinstance(p, str)) == answer.answer
+        assert "".join(p.answer for p in streamed if not p.final) == answer.answer
     return answer
 
 

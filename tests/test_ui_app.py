@@ -17,7 +17,7 @@ from newsrag.ingest import ingest_paths
 from newsrag.ingest.parse import parse_file
 from newsrag.rag.citations import cite
 from newsrag.rag.errors import QueryError
-from newsrag.rag.models import Answer, Article, Citation
+from newsrag.rag.models import Answer, AnswerChunk, Article, Citation
 from newsrag.rag.store import make_store
 from newsrag.ui.api import NewsragApi, chain_input
 from newsrag.ui.render import (
@@ -235,15 +235,17 @@ class ScriptedChain:
         self.answer = answer
         self.inputs: list[dict[str, Any]] = []
 
-    def stream(self, payload: dict[str, Any]) -> Iterator[Any]:
+    def stream(self, payload: dict[str, Any]) -> Iterator[AnswerChunk]:
         self.inputs.append(payload)
         text = self.answer.answer
-        yield text[: len(text) // 2]
-        yield text[len(text) // 2 :]
-        yield self.answer.model_copy(update={"question": payload["question"]})
+        yield AnswerChunk(answer=text[: len(text) // 2])
+        yield AnswerChunk(answer=text[len(text) // 2 :])
+        final = self.answer.model_copy(update={"question": payload["question"], "answer": ""})
+        yield AnswerChunk.model_validate({**final.model_dump(), "final": True})
 
     def invoke(self, payload: dict[str, Any]) -> Answer:
-        return list(self.stream(payload))[-1]
+        chunks = list(self.stream(payload))
+        return sum(chunks[1:], chunks[0]).to_answer()
 
 
 @pytest.fixture
@@ -267,6 +269,7 @@ def test_chat_callback_streams_and_feeds_history(hash_store: Any) -> None:
     assert "newsrag-pending" in steps[1][0][-1]["content"]
     chat, turns, box, radio, view = steps[-1]
     assert box == "" and len(turns) == 1
+    assert turns[0].answer.answer == chain.answer.answer  # the streamed deltas, joined: the whole text
     assert "newsrag-footnotes" in chat[-1]["content"]
     assert radio["choices"] == [(citation_label(turns[0].answer.citations[0]), "0:1")]
 
@@ -286,8 +289,8 @@ def test_chat_callback_reports_chain_errors_and_keeps_the_question(hash_store: A
     from newsrag.ui.app import ChatCallbacks
 
     class Failing(ScriptedChain):
-        def stream(self, payload: dict[str, Any]) -> Iterator[Any]:
-            yield "One article"
+        def stream(self, payload: dict[str, Any]) -> Iterator[AnswerChunk]:
+            yield AnswerChunk(answer="One article")
             raise QueryError("filters.sources must be a list of strings")
 
     settings, store = hash_store

@@ -1,8 +1,10 @@
 """The Gradio app: a streaming chat whose answers carry numbered quote footnotes, a sources panel that
 shows the whole cited article with the quote highlighted, and an Articles tab with upload.
 
-``build_app(chain, settings)`` returns the ``gr.Blocks``; ``serve(host, port, settings)`` ingests the
-bundled articles into an empty store, then launches it locally (``newsrag serve`` calls it).
+``build_app(chain, settings)`` returns the ``gr.Blocks``; :func:`mount` puts it (with its theme and CSS,
+which Gradio 6 takes at mount/launch time, not from the Blocks) and the JSON API (``/api``) into a FastAPI
+app; ``serve(host, port, settings)`` ingests the bundled articles into an empty store, then serves that app
+locally with uvicorn (``newsrag serve`` calls it).
 """
 
 from __future__ import annotations
@@ -16,15 +18,24 @@ from typing import Any
 import gradio as gr
 
 from ..rag.errors import NewsragError
-from ..rag.models import Answer
+from ..rag.models import Answer, AnswerChunk
 from ..rag.settings import Settings, get_settings
 from ..rag.store import Store, make_store
-from .api import NewsragApi, chain_input, user_message
+from .api import NewsragApi, chain_input, json_api, user_message
 from .render import Turn, article_html, article_placeholder, chat_messages, citation_key, citation_label
 from .style import CSS, SCROLL_TO_HIGHLIGHT_JS, theme
 from .uploads import RESULT_HEADERS, UPLOAD_SUFFIXES, ingest_uploads, result_rows
 
-__all__ = ["build_app", "serve", "launch_options", "ChatCallbacks", "EXAMPLE_QUESTIONS", "ANSWER_CONCURRENCY"]
+__all__ = [
+    "build_app",
+    "mount",
+    "serve",
+    "launch_options",
+    "mount_options",
+    "ChatCallbacks",
+    "EXAMPLE_QUESTIONS",
+    "ANSWER_CONCURRENCY",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +78,14 @@ class ChatCallbacks:
         yield (chat_messages(turns, (question, partial)), gr.skip(), "", gr.skip(), gr.skip())
         answer: Answer | None = None
         try:
-            for piece in self.chain.stream(payload):
-                if isinstance(piece, Answer):
-                    answer = piece
-                elif isinstance(piece, str) and piece:
-                    partial += piece
+            for chunk in self.chain.stream(payload):
+                if not isinstance(chunk, AnswerChunk):
+                    raise TypeError(f"the chain streamed a {type(chunk).__name__}, not an AnswerChunk")
+                if chunk.answer:
+                    partial += chunk.answer
+                if chunk.final:
+                    answer = chunk.model_copy(update={"answer": partial}).to_answer()
+                elif chunk.answer:
                     yield (chat_messages(turns, (question, partial)),) + (gr.skip(),) * 4
         except Exception as e:  # shown to the user; the conversation is left as it was
             if not isinstance(e, NewsragError):
@@ -268,18 +282,35 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
     return app
 
 
-def launch_options(settings: Settings) -> dict[str, Any]:
-    """``launch()`` arguments every newsrag server uses (Gradio 6 takes theme and CSS here)."""
+def mount_options(settings: Settings) -> dict[str, Any]:
+    """``gr.mount_gradio_app()`` arguments: the theme and CSS (Gradio 6 takes them here and in
+    ``launch()``, not from the Blocks, so a bare mount would show the default theme) and the limits."""
     return {
         "theme": theme(),
         "css": CSS,
         "max_file_size": settings.max_file_bytes,
-        "share": False,
-        "inbrowser": False,
         "ssr_mode": False,
         "mcp_server": False,
         "footer_links": ["api"],
     }
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """``launch()`` arguments, for running :func:`build_app` on its own (``newsrag serve`` uses :func:`mount`)."""
+    return {**mount_options(settings), "share": False, "inbrowser": False}
+
+
+def mount(app: Any, chain: Any = None, settings: Settings | None = None, *, path: str = "/", api_path: str = "/api") -> Any:
+    """Mount the JSON API at ``api_path`` and the chat app (with its theme and CSS) at ``path`` of the
+    FastAPI ``app``; returns ``app``. The API is mounted first: a Gradio app at ``/`` takes every path."""
+    settings = settings or get_settings()
+    if chain is None:
+        from ..rag.chain import build_chain
+
+        chain = build_chain(settings)
+    app.mount(api_path, json_api(chain, ANSWER_CONCURRENCY))
+    blocks = build_app(chain, settings).queue(max_size=QUEUE_SIZE)
+    return gr.mount_gradio_app(app, blocks, path=path, **mount_options(settings))
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None = None) -> None:
@@ -303,8 +334,17 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
         print(f"newsrag: {report.summary()}", file=sys.stderr, flush=True)
         for err in report.errors:
             print(f"newsrag: failed: {err}", file=sys.stderr, flush=True)
+    import uvicorn
+    from fastapi import FastAPI
+
     from ..rag.chain import build_chain
 
-    app = build_app(build_chain(settings), settings)
-    print(f"newsrag: serving {store.count()} articles at http://{host}:{port}", file=sys.stderr, flush=True)
-    app.queue(max_size=QUEUE_SIZE).launch(server_name=host, server_port=port, **launch_options(settings))
+    root = mount(FastAPI(title="newsrag", docs_url=None, redoc_url=None, openapi_url=None), build_chain(settings), settings)
+    url = f"http://{host}:{port}"
+    print(
+        f"newsrag: serving {store.count()} articles at {url} (chat at /, JSON API at {url}/api/ask, "
+        f"its schema at {url}/api/docs)",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(root, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)

@@ -217,8 +217,8 @@ def ask(
     if k:
         payload["k"] = k
     answer = chain.invoke(payload)
-    if as_json:
-        click.echo(answer.model_dump_json(indent=2))
+    if as_json:  # the one JSON form of an Answer (the HTTP API sends the same)
+        click.echo(json.dumps(answer.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
     from .terminal import citations_text
 
