@@ -54,10 +54,11 @@ GOAL_P50_MS, GOAL_P95_MS = 60.0, 150.0
 WARMUP = 20
 
 
-def _settings(home: Path) -> Any:
+def _settings(home: Path, backend: str | None = None) -> Any:
     from ..rag.settings import BUNDLED_MODEL, Settings
 
-    return Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None, answerer="extractive")
+    extra = {"embedding_backend": backend} if backend else {}
+    return Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None, answerer="extractive", **extra)
 
 
 def _complete(home: Path, n: int) -> bool:
@@ -195,26 +196,33 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def measure(
-    home: Path, n: int, n_queries: int, seed: int, profile: Path | None = None, threads: int | None = None
+    home: Path,
+    n: int,
+    n_queries: int,
+    seed: int,
+    profile: Path | None = None,
+    threads: int | None = None,
+    backend: str | None = None,
 ) -> dict[str, Any]:
     """Warm latency of ``build_chain(settings).invoke`` over questions from the corpus vocabulary;
-    ``threads`` runs it with that many torch threads instead of the default."""
+    ``threads`` runs it with that many torch threads instead of the default; ``backend`` picks the
+    embedding backend (default: the settings' default)."""
     import torch
 
     default_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _measure(home, n, n_queries, seed, profile) | {"threads": torch.get_num_threads()}
+        return _measure(home, n, n_queries, seed, profile, backend) | {"threads": torch.get_num_threads()}
     finally:
         torch.set_num_threads(default_threads)
 
 
-def _measure(home: Path, n: int, n_queries: int, seed: int, profile: Path | None) -> dict[str, Any]:
+def _measure(home: Path, n: int, n_queries: int, seed: int, profile: Path | None, backend: str | None = None) -> dict[str, Any]:
     from ..rag.chain import build_chain
     from .synth import questions
 
-    chain = build_chain(_settings(home))
+    chain = build_chain(_settings(home, backend))
     load_start = os.getloadavg()
     t = time.perf_counter()
     for q in questions(n, WARMUP, seed, draw=1):  # loads the model, builds or loads the BM25 index
@@ -355,8 +363,8 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
 _COLD_PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
-from ..rag.chain import build_chain
-from ..rag.settings import get_settings
+from newsrag.rag.chain import build_chain
+from newsrag.rag.settings import get_settings
 t1 = time.perf_counter()
 chain = build_chain(get_settings())
 t2 = time.perf_counter()
@@ -367,16 +375,21 @@ t4 = time.perf_counter()
 answer = chain.invoke({"question": sys.argv[1]})
 t5 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "build_chain_s": t2 - t1, "model_load_s": t3 - t2,
-                  "lexical_index_s": t4 - t3, "first_invoke_s": t5 - t4}))
+                  "lexical_index_s": t4 - t3, "first_invoke_s": t5 - t4,
+                  "torch_imported": "torch" in sys.modules}))
 """
 
 
-def cold_ask(home: Path, n: int, seed: int, runs: int = 3) -> dict[str, Any]:
+def cold_ask(home: Path, n: int, seed: int, runs: int = 3, backend: str | None = None) -> dict[str, Any]:
     """Wall time of ``newsrag ask`` in a fresh process, and a phase breakdown of an equivalent probe."""
     from .synth import questions
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSRAG_")}
     env.update(NEWSRAG_HOME=str(home), NEWSRAG_PROGRESS="false")
+    if backend:
+        env["NEWSRAG_EMBEDDING_BACKEND"] = backend
+    if os.environ.get("NEWSRAG_MODELS_DIR"):
+        env["NEWSRAG_MODELS_DIR"] = os.environ["NEWSRAG_MODELS_DIR"]
     exe = shutil.which("newsrag")
     cmd = [exe] if exe else [sys.executable, "-c", "from newsrag.ui.cli import main; main()"]
     walls, inner = [], []
@@ -387,11 +400,13 @@ def cold_ask(home: Path, n: int, seed: int, runs: int = 3) -> dict[str, Any]:
         inner.append(sum(v for k, v in json.loads(out.stdout)["timings_ms"].items() if k != "retrieve_total_ms"))
     q = questions(n, 1, seed, draw=3)[0]
     probe = subprocess.run([sys.executable, "-c", _COLD_PROBE, q], env=env, capture_output=True, text=True, check=True)
+    phases = json.loads(probe.stdout.strip().splitlines()[-1])
     return {
         "walls_s": walls,
         "median_s": statistics.median(walls),
         "query_ms": inner,
-        "phases_s": json.loads(probe.stdout.strip().splitlines()[-1]),
+        "phases_s": phases,
+        "torch_imported": bool(phases.pop("torch_imported", None)),
     }
 
 
