@@ -90,5 +90,5 @@ def test_chat_callbacks_are_not_public_endpoints(client: object) -> None:
 
 def test_server_is_local_without_share_link(server: ServerProcess) -> None:
     log = server.log()
-    assert f"Running on local URL:  {server.url}" in log
+    assert f"serving 1 articles at {server.url} (chat at /, JSON API at {server.url}/api/ask" in log
     assert "gradio.live" not in log and "public URL" not in log
