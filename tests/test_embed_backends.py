@@ -1,0 +1,173 @@
+"""The embedding backends (NEWSRAG_EMBEDDING_BACKEND): ONNX gives torch's vectors (fp32) or its own model
+identity (int8), is exported once into the models folder without a network, falls back to torch with one
+warning when it cannot run, and keeps torch out of the question path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CORPUS, MODELS_DIR, SEED, make_settings, newsrag_env
+
+from newsrag.ingest import ingest_paths
+from newsrag.ingest.reindex import reindex
+from newsrag.rag.chain import build_chain
+from newsrag.rag.embed import SentenceTransformerEmbedder, make_embedder, model_identity
+from newsrag.rag.errors import ModelMismatchError
+from newsrag.rag.onnx_embed import OnnxEmbedder, export_ready, exported_path
+from newsrag.rag.settings import BUNDLED_ARTICLES, BUNDLED_MODEL, Settings
+
+TEXTS = [
+    "What did Hegseth say about borders?",
+    "Returning to Ukraine's pre-2014 borders is an unrealistic objective.",
+    "Short.",
+    " ".join(["A very long sentence that goes on and on about the meeting in Brussels."] * 40),  # truncated at 256 tokens
+]
+
+
+def _texts() -> list[str]:
+    out = list(TEXTS)
+    for path in sorted(CORPUS.glob("*.txt"))[:4]:
+        out += [s for s in path.read_text(encoding="utf-8").split(". ") if s.strip()][:15]
+    return out
+
+
+@pytest.fixture(scope="module")
+def vectors() -> dict[str, np.ndarray]:
+    texts = _texts()
+    out = {}
+    for backend in ("torch", "onnx", "onnx-int8"):
+        embedder = make_embedder(Settings(embedding_backend=backend, _env_file=None))  # type: ignore[call-arg]
+        out[backend] = embedder.encode(texts)
+        out[backend + ":one"] = np.concatenate([embedder.encode([t]) for t in texts[:5]])
+    return out
+
+
+def test_onnx_fp32_gives_torchs_vectors_so_they_share_the_model_identity(vectors: dict[str, np.ndarray]) -> None:
+    cos = (vectors["onnx"] * vectors["torch"]).sum(axis=1)
+    assert cos.min() > 0.99999, cos.min()
+    assert np.allclose(np.linalg.norm(vectors["onnx"], axis=1), 1.0, atol=1e-5)
+    # one text at a time (the one-thread session) gives the batch's vectors
+    assert np.allclose(vectors["onnx:one"], vectors["onnx"][:5], atol=1e-5)
+    assert model_identity(BUNDLED_MODEL, "onnx") == model_identity(BUNDLED_MODEL, "torch") == BUNDLED_MODEL
+
+
+def test_onnx_int8_is_close_but_not_equal_so_it_is_an_identity_of_its_own(vectors: dict[str, np.ndarray]) -> None:
+    cos = (vectors["onnx-int8"] * vectors["torch"]).sum(axis=1)
+    assert cos.min() > 0.95 and cos.mean() > 0.98, (cos.min(), cos.mean())
+    assert cos.min() < 0.9999  # quantized: not the same vectors
+    assert model_identity(BUNDLED_MODEL, "onnx-int8") == BUNDLED_MODEL + "+onnx-int8"
+    # nearest neighbours agree: each question-like text finds the same best match among the others
+    for i in range(len(TEXTS)):
+        sims = {b: vectors[b][i] @ vectors[b].T for b in ("torch", "onnx-int8")}
+        for s in sims.values():
+            s[i] = -1
+        assert int(np.argmax(sims["torch"])) == int(np.argmax(sims["onnx-int8"]))
+
+
+def test_the_export_is_made_once_into_the_models_folder(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    models = tmp_path / "models"
+    settings = make_settings(tmp_path / "home", models_dir=models, embedding_backend="onnx-int8")
+    embedder = make_embedder(settings)
+    assert isinstance(embedder, OnnxEmbedder)
+    model_path = embedder.model_path
+    assert not export_ready(models, model_path, True)
+    with caplog.at_level(logging.WARNING):
+        first = embedder.encode(["exported now"])
+    exports = [r for r in caplog.records if "exporting the embedding model" in r.getMessage()]
+    assert len(exports) == 1 and str(models) in exports[0].getMessage()
+    assert export_ready(models, model_path, True) and export_ready(models, model_path, False)
+    onnx_file = exported_path(models, model_path, True)
+    mtime = onnx_file.stat().st_mtime_ns
+    caplog.clear()
+    again = make_embedder(settings)  # a new process would do the same: the manifest says the export is current
+    with caplog.at_level(logging.WARNING):
+        assert np.allclose(again.encode(["exported now"]), first)
+    assert not [r for r in caplog.records if "exporting" in r.getMessage()]
+    assert onnx_file.stat().st_mtime_ns == mtime
+    # a stale manifest (another exporter version, other weights) is exported again
+    manifest = onnx_file.with_suffix(".json")
+    meta = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps(meta | {"version": -1}))
+    assert not export_ready(models, model_path, True)
+
+
+def test_without_the_onnx_package_it_falls_back_to_torch_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib.util
+
+    from newsrag.rag import embed
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    monkeypatch.setattr(embed, "_WARNED", set())
+    settings = make_settings(tmp_path / "home", models_dir=tmp_path / "empty-models")
+    with caplog.at_level(logging.WARNING):
+        first = make_embedder(settings)
+        second = make_embedder(settings)
+    assert isinstance(first, SentenceTransformerEmbedder) and isinstance(second, SentenceTransformerEmbedder)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "NEWSRAG_EMBEDDING_BACKEND=onnx" in warnings[0] and "pip install onnx" in warnings[0] and "torch" in warnings[0]
+
+
+def test_a_model_folder_onnx_cannot_run_falls_back_to_torch(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "no-tokenizer-json"
+    folder.mkdir()
+    settings = make_settings(tmp_path / "home", embedding_model=str(folder))
+    with caplog.at_level(logging.WARNING):
+        embedder = make_embedder(settings)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert any("has no tokenizer.json" in r.getMessage() for r in caplog.records)
+
+
+def test_backends_never_mix_in_a_store_and_reindex_moves_it(tmp_path: Path) -> None:
+    int8 = make_settings(tmp_path / "home", embedding_backend="onnx-int8")
+    assert ingest_paths([BUNDLED_ARTICLES], int8).added == 1
+    torch_settings = int8.model_copy(update={"embedding_backend": "torch"})
+    with pytest.raises(ModelMismatchError) as refused:
+        build_chain(torch_settings)
+    message = str(refused.value)
+    assert "NEWSRAG_EMBEDDING_BACKEND='onnx-int8'" in message and "newsrag reindex" in message
+    # fp32 ONNX is refused as well (it gives torch's vectors, not int8's)
+    with pytest.raises(ModelMismatchError):
+        build_chain(int8.model_copy(update={"embedding_backend": "onnx"}))
+    assert reindex(torch_settings) == 1
+    chain = build_chain(torch_settings)
+    assert chain.store.sections.metadata["model"] == BUNDLED_MODEL
+    answer = chain.invoke({"question": "What did Hegseth say about borders?"})
+    assert any("pre-2014 borders" in c.quote for c in answer.citations)
+    # torch and fp32 ONNX share the identity: the reindexed store serves the ONNX backend as it is
+    onnx_chain = build_chain(int8.model_copy(update={"embedding_backend": "onnx"}))
+    assert isinstance(onnx_chain.embedder, OnnxEmbedder)
+    same = onnx_chain.invoke({"question": "What did Hegseth say about borders?"})
+    assert [c.quote for c in same.citations] == [c.quote for c in answer.citations]
+
+
+def test_a_question_on_the_onnx_backend_does_not_import_torch(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert ingest_paths([SEED], make_settings(home)).added == 1
+    probe = (
+        "import json, sys\n"
+        "from newsrag.ui.cli import main\n"
+        "sys.argv = ['newsrag', 'ask', 'What did Hegseth say about borders?', '--json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)))\n"
+    )
+    env = newsrag_env(home, NEWSRAG_EMBEDDING_BACKEND="onnx")
+    proc = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    *answer_lines, imported = proc.stdout.strip().splitlines()
+    assert json.loads(imported) == []
+    answer = json.loads("\n".join(answer_lines))
+    assert any("pre-2014 borders" in c["quote"] for c in answer["citations"])
+    assert env["NEWSRAG_MODELS_DIR"] == str(MODELS_DIR)
