@@ -143,9 +143,12 @@ class _PairedEmbedder:
 
     def _alone(self, texts: list[str]) -> None:
         cpu, t = _cpu_s(), time.perf_counter()
-        vectors = self.inner.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        if hasattr(self.inner, "model"):  # torch: sentence-transformers' own encode
+            vectors = self.inner.model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        else:  # ONNX: the embedder is the model call (tokenize, run, pool), nothing of ingest's
+            vectors = self.inner.encode(texts)
         np.asarray(vectors, dtype=np.float32)
         self.alone_s += time.perf_counter() - t
         self.alone_cpu_s += _cpu_s() - cpu
@@ -166,7 +169,9 @@ class _PairedEmbedder:
         return vectors
 
 
-def run(n: int, seed: int = 0, profile: Path | None = None, keep: Path | None = None) -> dict[str, Any]:
+def run(
+    n: int, seed: int = 0, profile: Path | None = None, keep: Path | None = None, backend: str | None = None
+) -> dict[str, Any]:
     """Generate, ingest (paired with encode-only calls), return the numbers printed by :func:`main`."""
     from ..ingest.pipeline import ingest_paths
     from ..rag.embed import make_embedder
@@ -183,7 +188,8 @@ def run(n: int, seed: int = 0, profile: Path | None = None, keep: Path | None = 
     t = time.perf_counter()
     files = write_corpus(articles_dir, n, seed)
     gen_s = time.perf_counter() - t
-    settings = Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None)
+    extra = {"embedding_backend": backend} if backend else {}
+    settings = Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None, **extra)
 
     embedder = make_embedder(settings)
     t = time.perf_counter()
@@ -235,6 +241,8 @@ def run(n: int, seed: int = 0, profile: Path | None = None, keep: Path | None = 
     result: dict[str, Any] = {
         "n": n,
         "seed": seed,
+        "backend": settings.embedding_backend,
+        "embedder": type(embedder).__name__,
         "sections": report.sections,
         "sentences": report.sentences,
         "texts": n_texts,
@@ -315,8 +323,8 @@ def doc_section(r: dict[str, Any]) -> str:
         if f"store._upsert[{kind}]" in b
     )
     return f"""
-`python -m newsrag.eval.bench_ingest --n {r["n"]}`, run on {r["date"]}.
-Machine: {r["machine"]}.
+`python -m newsrag.eval.bench_ingest --n {r["n"]} --backend {r["backend"]}`, run on {r["date"]}.
+Machine: {r["machine"]}. Embedding backend: {r["backend"]} ({r["embedder"]}).
 
 Corpus: {r["n"]} synthetic articles from `eval.synth` (seed {r["seed"]}; 400-630 words, 3-6 glued
 headlines each): {r["sections"]} section records and {r["sentences"]} sentence records, {r["texts"]} texts
@@ -351,7 +359,42 @@ Where the ingest time goes (wrapped calls inside the same run):
 | &nbsp;&nbsp;of which `_upsert` (Chroma upserts) | {upsert:.1f} | {upsert / r["ingest_s"]:.0%} |
 {kinds}| &nbsp;&nbsp;of which `_delete_children` | {delete:.1f} | {delete / r["ingest_s"]:.0%} |
 | parse, discover, markers, rest | {r["other_s"]:.1f} | {r["other_s"] / r["ingest_s"]:.0%} |
-"""
+{_memory_table(r.get("memory", []))}"""
+
+
+def _memory_table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    body = "".join(
+        f"| {m['n']:,} | {m['sections'] + m['sentences']:,} | {m['rss_before_ingest_mb']:.0f} MB | {m['peak_rss_mb']:.0f} MB | "
+        f"{m['peak_rss_mb'] - m['rss_before_ingest_mb']:.0f} MB | {m['articles_per_s']:.2f} |\n"
+        for m in rows
+    )
+    return f"""
+Peak memory against corpus size (`--memory N`: each N ingested by a fresh process, same backend; ingest
+reads the inputs once to plan, keeping only ids and hashes, then re-reads and writes them a batch at a time):
+
+| articles | records | RSS before ingest (model loaded) | peak RSS | growth during ingest | articles/s |
+|---:|---:|---:|---:|---:|---:|
+{body}"""
+
+
+def memory_curve(sizes: list[int], seed: int, backend: str | None) -> list[dict[str, Any]]:
+    """Ingest each size in a fresh process (``ru_maxrss`` is per process) and collect its peak memory."""
+    import json
+    import subprocess
+
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="newsrag-bench-memory-") as tmp:
+            out = Path(tmp) / "r.json"
+            cmd = [sys.executable, "-m", "newsrag.eval.bench_ingest", "--n", str(n), "--seed", str(seed), "--no-docs"]
+            cmd += ["--json", str(out)] + (["--backend", backend] if backend else [])
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            r = json.loads(out.read_text(encoding="utf-8"))
+        rows.append({k: r[k] for k in ("n", "sections", "sentences", "rss_before_ingest_mb", "peak_rss_mb", "articles_per_s")})
+        print(f"memory: N={n}: peak RSS {r['peak_rss_mb']:.0f} MB (before ingest {r['rss_before_ingest_mb']:.0f} MB)", flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -361,12 +404,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the ingest call to this file")
     parser.add_argument("--keep", type=Path, help="build in this folder and keep it (default: a temp folder)")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--backend", choices=["onnx", "onnx-int8", "torch"], help="embedding backend (default: the setting's)")
+    parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+    parser.add_argument(
+        "--memory", type=int, action="append", help="also ingest N articles in a fresh process, for peak memory (repeatable)"
+    )
     args = parser.parse_args(argv)
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    r = run(args.n, args.seed, args.profile, args.keep)
+    r = run(args.n, args.seed, args.profile, args.keep, args.backend)
     print(format_result(r))
+    if args.memory:
+        r["memory"] = memory_curve(sorted(set(args.memory)), args.seed, args.backend)
+    if args.json:
+        import json
+
+        args.json.write_text(json.dumps(r, default=str), encoding="utf-8")
     if args.profile:
         print(f"\ncProfile of the ingest call ({args.profile}), top 25 by cumulative time:")
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)

@@ -257,6 +257,9 @@ class OnnxEmbedder:
             options.log_severity_level = 3
             # idle pool threads must not spin: on a small machine they take the cores from whatever runs next
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # batches run without an arena: 64 long texts need ~1 GB of activations, which an arena would keep
+            # for the life of the process (a server's RSS would never come down after one upload)
+            options.enable_cpu_mem_arena = threads == 1
             session = ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
             self._inputs = {i.name for i in session.get_inputs()}
             self._sessions[threads] = session
