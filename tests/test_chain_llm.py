@@ -7,7 +7,7 @@ import pytest
 from chain_helpers import BORDERS, assert_valid, corpus_chain, number_of, offered, with_llm
 
 from newsrag.rag.chain import NewsragChain
-from newsrag.rag.models import Answer, AnswerChunk
+from newsrag.rag.models import AnswerChunk
 
 INJECTED = "The mayor resigned in disgrace"
 
