@@ -188,8 +188,9 @@ def run(
     t = time.perf_counter()
     files = write_corpus(articles_dir, n, seed)
     gen_s = time.perf_counter() - t
-    extra = {"embedding_backend": backend} if backend else {}
-    settings = Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None, **extra)
+    settings = Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None)
+    if backend:
+        settings = settings.model_copy(update={"embedding_backend": backend})
 
     embedder = make_embedder(settings)
     t = time.perf_counter()

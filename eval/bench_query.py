@@ -57,8 +57,8 @@ WARMUP = 20
 def _settings(home: Path, backend: str | None = None) -> Any:
     from ..rag.settings import BUNDLED_MODEL, Settings
 
-    extra = {"embedding_backend": backend} if backend else {}
-    return Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None, answerer="extractive", **extra)
+    settings = Settings(home=home, embedding_model=BUNDLED_MODEL, progress=False, chroma_url=None, answerer="extractive")
+    return settings.model_copy(update={"embedding_backend": backend}) if backend else settings
 
 
 def _complete(home: Path, n: int) -> bool:

@@ -92,14 +92,19 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
 
 
-def run(clients: int, rounds: int, home: Path) -> dict[str, Any]:
+def run(clients: int, rounds: int, home: Path, backend: str | None = None) -> dict[str, Any]:
+    import os
+
     from gradio_client import Client
 
     from ..ui.app import ANSWER_CONCURRENCY
     from .servers import running_server
 
     asked = questions(clients)
-    with running_server(home) as server:
+    env = {"NEWSRAG_EMBEDDING_BACKEND": backend} if backend else {}
+    if os.environ.get("NEWSRAG_MODELS_DIR"):
+        env["NEWSRAG_MODELS_DIR"] = os.environ["NEWSRAG_MODELS_DIR"]
+    with running_server(home, env=env) as server:
         t = time.perf_counter()
         first = Client(server.url, verbose=False).predict(asked[0], api_name="/ask")
         cold_ms = (time.perf_counter() - t) * 1000
@@ -148,7 +153,34 @@ def run(clients: int, rounds: int, home: Path) -> dict[str, Any]:
         "idle_rss_mb": idle_mb,
         "peak_rss_mb": rss.peak / 2**20,
         "concurrency": ANSWER_CONCURRENCY,
+        "backend": backend or "default",
     }
+
+
+ROWS = (
+    ("latency p50 (client side)", lambda r: f"{r['p50_ms']:.0f} ms"),
+    ("latency p95", lambda r: f"{r['p95_ms']:.0f} ms"),
+    ("latency max", lambda r: f"{r['max_ms']:.0f} ms"),
+    ("throughput", lambda r: f"{r['throughput_rps']:.1f} answers/s"),
+    ("first answer after the server is up", lambda r: f"{r['cold_first_ms']:.0f} ms"),
+    ("server RSS before the load / peak during it", lambda r: f"{r['idle_rss_mb']:.0f} MB / {r['peak_rss_mb']:.0f} MB"),
+    ("answers for the wrong question / errors", lambda r: f"{len(r['wrong'])} / {len(r['errors'])}"),
+)
+
+
+def report_many(results: list[dict[str, Any]]) -> str:
+    """One column per embedding backend."""
+    r = results[0]
+    head = "| metric | " + " | ".join(f"`{x['backend']}`" for x in results) + " |\n|---|" + "---:|" * len(results) + "\n"
+    rows = "".join(f"| {label} | " + " | ".join(cell(x) for x in results) + " |\n" for label, cell in ROWS)
+    return (
+        f"{r['clients']} concurrent `gradio_client` clients × {r['rounds']} rounds = {r['requests']} `/ask` "
+        f"requests, each client its own question from `eval/datasets/newsrag_qa.jsonl`, against "
+        f"`newsrag serve` (bundled articles, extractive answerer; the server answers "
+        f"{r['concurrency']} at a time, the rest wait in Gradio's queue), one server per embedding backend "
+        '(NEWSRAG_EMBEDDING_BACKEND), each started fresh. "First answer" is timed from the moment the server '
+        "answers HTTP (its start message) to the first answer.\n\n" + head + rows
+    )
 
 
 def report(r: dict[str, Any]) -> str:
@@ -174,23 +206,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of one question per client (default 3)")
     parser.add_argument("--home", type=Path, help="NEWSRAG_HOME for the server (default: a temporary folder)")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--backend", action="append", choices=["onnx", "onnx-int8", "torch"], help="embedding backend(s), one server each"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS or not 1 <= args.rounds <= 20:
         parser.error(f"--clients must be 1..{MAX_CLIENTS} and --rounds 1..20")
-    with tempfile.TemporaryDirectory(prefix="newsrag-bench-ui-") as tmp:
-        r = run(args.clients, args.rounds, args.home or Path(tmp) / "home")
-    text = report(r)
+    import os
+
+    results = []
+    load_start = os.getloadavg()
+    for backend in args.backend or [None]:
+        with tempfile.TemporaryDirectory(prefix="newsrag-bench-ui-") as tmp:
+            home = args.home / (backend or "default") if args.home else Path(tmp) / "home"
+            results.append(run(args.clients, args.rounds, home, backend))
+        print(report(results[-1]), flush=True)
+    load_end = os.getloadavg()
+    text = report_many(results)
     print(text)
-    for line in r["wrong"] + r["errors"]:
+    problems = [line for r in results for line in r["wrong"] + r["errors"]]
+    for line in problems:
         print(f"problem: {line}", file=sys.stderr)
     if not args.no_docs:
+        backends = "".join(f" --backend {b}" for b in args.backend or [])
+        load = " / ".join("/".join(f"{x:.2f}" for x in avg) for avg in (load_start, load_end))
         body = (
             text + f"\nMeasured {dt.date.today().isoformat()} with `python -m newsrag.eval.bench_ui --clients "
-            f"{args.clients} --rounds {args.rounds}` on {machine()}.\n"
+            f"{args.clients} --rounds {args.rounds}{backends}` on {machine()}; load average (1/5/15 min) at start / end: "
+            f"{load}.\n"
         )
         write_doc_section("UI load", body, DOCS)
         print(f"updated the 'UI load' section of {DOCS}")
-    return 1 if r["wrong"] or r["errors"] else 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -239,7 +239,8 @@ def run_eval(
     tmp: str | None = None
     if corpus:
         tmp = tempfile.mkdtemp(prefix="newsrag-eval-")
-        settings = settings.model_copy(update={"home": Path(tmp), "chroma_url": None})
+        # a throwaway store, but the ONNX export stays where the configured home keeps it (made once)
+        settings = settings.model_copy(update={"home": Path(tmp), "chroma_url": None, "models_dir": settings.models_path})
     try:
         return _run(items, dataset_paths, [str(c) for c in corpus or []], settings, baseline, progress, say)
     finally:

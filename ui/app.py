@@ -339,7 +339,11 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
 
     from ..rag.chain import build_chain
 
-    root = mount(FastAPI(title="newsrag", docs_url=None, redoc_url=None, openapi_url=None), build_chain(settings), settings)
+    chain = build_chain(settings)
+    # the first reader must not pay for loading the model, its one-question session or the BM25 index
+    chain.embedder.encode(["warm up the question path"])
+    chain.index()
+    root = mount(FastAPI(title="newsrag", docs_url=None, redoc_url=None, openapi_url=None), chain, settings)
     url = f"http://{host}:{port}"
     print(
         f"newsrag: serving {store.count()} articles at {url} (chat at /, JSON API at {url}/api/ask, "
