@@ -172,8 +172,14 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         else:
             folder = cache / f"scale-n{n}-seed{args.seed}"
             home = folder / "home"
-            if not home.exists():
-                shutil.copytree(bank_home, home)
+            if not home.exists():  # start from the largest finished smaller store: its clones are the same
+                smaller = [
+                    m
+                    for m in sizes
+                    if args.real_limit < m < n and (cache / f"scale-n{m}-seed{args.seed}" / "extend.json").exists()
+                ]
+                start = cache / f"scale-n{max(smaller)}-seed{args.seed}" / "home" if smaller else bank_home
+                shutil.copytree(start, home)
             print(f"[N={n}] extending the store with clones ...", flush=True)
             extend = extend_store(home, bank_home, bank_files, n, args.seed)
         row: dict[str, Any] = {"n": n, "marks": extend["marks"], "disk_mb": _du_mb(home / "chroma")}
