@@ -243,12 +243,17 @@ class NewsragChain(Runnable[Any, Answer]):
     ) -> BaseTool:
         """A tool whose parameters are :class:`NewsragInput`'s fields and whose result is the
         ``Answer`` as JSON (``model_dump(mode="json")``), which a model can read."""
+        import warnings
+
+        from langchain_core._api import LangChainBetaWarning
         from langchain_core.runnables import RunnableLambda
 
         as_json = self | RunnableLambda(_answer_json, name="answer_json")
-        return as_json.as_tool(
-            args_schema, name=name or "newsrag", description=description or TOOL_DESCRIPTION, arg_types=arg_types
-        )
+        with warnings.catch_warnings():  # LangChain marks Runnable.as_tool as beta; newsrag's tool is tested
+            warnings.simplefilter("ignore", LangChainBetaWarning)
+            return as_json.as_tool(
+                args_schema, name=name or "newsrag", description=description or TOOL_DESCRIPTION, arg_types=arg_types
+            )
 
     def with_message_history(
         self, get_session_history: Callable[..., BaseChatMessageHistory], **kwargs: Any
