@@ -34,6 +34,8 @@ _EXPORT_LOCK = threading.Lock()
 #: bump when the exported graph or the quantization changes, so old exports are redone
 EXPORT_VERSION = 1
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+#: padded tokens per batch at most (64 texts of 128 tokens, or 32 of 256)
+TOKEN_BUDGET = 8192
 
 
 def _weights(model_path: Path) -> Path | None:
@@ -271,10 +273,7 @@ class OnnxEmbedder:
             self._dim = int(self.encode(["dimension"]).shape[1])
         return self._dim
 
-    def _run(self, session: Any, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
-        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+    def _run(self, session: Any, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
         if self._pool == "cls":
@@ -285,19 +284,33 @@ class OnnxEmbedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
 
+    def _batches(self, lengths: list[int]) -> Iterator[list[int]]:
+        """Rows longest first, at most ``batch_size`` a batch and at most :data:`TOKEN_BUDGET` padded
+        tokens, so that a batch of long texts does not need a gigabyte of activations."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batch: list[int] = []
+        for i in order:
+            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * lengths[batch[0]] > TOKEN_BUDGET):
+                yield batch
+                batch = []
+            batch.append(i)
+        if batch:
+            yield batch
+
     def encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             self._setup()
             session = self._session(1 if len(texts) == 1 else (os.cpu_count() or 1))
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if len(texts) == 1:
-            return self._run(session, texts)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        encodings = self._tokenizer.encode_batch(texts)  # right-padded to the longest text
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        lengths = mask.sum(axis=1).tolist()
         out: np.ndarray | None = None
-        for b in range(0, len(order), self.batch_size):
-            rows = order[b : b + self.batch_size]
-            vectors = self._run(session, [texts[i] for i in rows])
+        for rows in self._batches(lengths):
+            width = lengths[rows[0]]
+            vectors = self._run(session, ids[rows, :width], mask[rows, :width])
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
