@@ -37,7 +37,7 @@ import numpy as np
 __all__ = ["run", "write_doc_section", "machine", "DOCS"]
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-GOAL_RATIO = 1.3
+GOAL_RATIO = 1.15  # issue 12 (was 1.3)
 
 
 def machine() -> str:
@@ -348,7 +348,7 @@ embedded with the bundled all-MiniLM-L6-v2, batch size {r["batch_size"]}, into a
 | articles/s | {r["articles_per_s"]:.2f} |
 | sections/s | {r["sections_per_s"]:.1f} |
 | sentences/s | {r["sentences_per_s"]:.1f} |
-| peak RSS (whole process, ru_maxrss) | {r["peak_rss_mb"]:.0f} MB |
+| peak RSS (whole process, VmHWM) | {r["peak_rss_mb"]:.0f} MB |
 | process CPU time, ingest / encode alone | {r["ingest_cpu_s"]:.0f} s / {r["encode_cpu_s"]:.0f} s |
 | load average (1/5/15 min) at start / end | {_load(r["load_start"])} / {_load(r["load_end"])} |
 
