@@ -194,7 +194,7 @@ def export(home: Path, model_path: Path, quantized: bool) -> Path:
         if reason:
             raise ConfigError(reason)
         target.parent.mkdir(parents=True, exist_ok=True)
-        log.warning("exporting the embedding model %s to ONNX (once) into %s", model_path.name, target.parent)
+        log.warning("exporting the embedding model %s to ONNX, once (about 10 s), into %s", model_path, target.parent)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         fp32 = exported_path(home, model_path, False)
