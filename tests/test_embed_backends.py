@@ -171,3 +171,14 @@ def test_a_question_on_the_onnx_backend_does_not_import_torch(tmp_path: Path) ->
     answer = json.loads("\n".join(answer_lines))
     assert any("pre-2014 borders" in c["quote"] for c in answer["citations"])
     assert env["NEWSRAG_MODELS_DIR"] == str(MODELS_DIR)
+
+
+def test_an_unknown_backend_is_one_line_naming_the_variable_and_the_choices(tmp_path: Path) -> None:
+    env = newsrag_env(tmp_path / "home", NEWSRAG_EMBEDDING_BACKEND="bogus")
+    command = [sys.executable, "-m", "newsrag.ui.cli", "ask", "What did Hegseth say?"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "NEWSRAG_EMBEDDING_BACKEND='bogus'" in lines[0] and "'onnx', 'onnx-int8' or 'torch'" in lines[0]
+    assert not (tmp_path / "home" / "chroma").exists()  # nothing was created

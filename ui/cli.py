@@ -25,7 +25,23 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     try:
         return Settings(**base)
     except ValueError as e:
-        raise click.ClickException(f"bad setting: {e}") from e
+        raise click.ClickException(_setting_error(e)) from e
+
+
+def _setting_error(error: ValueError) -> str:
+    """One line per bad setting, named as the user sets it: ``NEWSRAG_TOP_K='abc': Input should be ...``."""
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        return f"bad setting: {error}"
+    parts = []
+    for err in error.errors():
+        name = "NEWSRAG_" + "_".join(str(x) for x in err.get("loc", ())).upper()
+        value = err.get("input")
+        shown = f"={value!r}" if isinstance(value, (str, int, float)) else ""
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(message if message.startswith(name) else f"{name}{shown}: {message}")
+    return "bad setting: " + "; ".join(parts)
 
 
 def _text(value: str, name: str) -> str:
