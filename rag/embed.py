@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -38,6 +38,9 @@ _LOCK = threading.Lock()
 _BUNDLED_ALIASES = {BUNDLED_MODEL, "all-MiniLM-L6-v2", "bundled"}
 _INT8 = "+onnx-int8"
 _WARNED: set[str] = set()
+#: ONNX embedders by (identity, model folder, models folder, batch size): like ``_MODELS`` for torch, a
+#: process loads the tokenizer and the sessions once (``newsrag serve`` ingests uploads with its own calls)
+_ONNX: dict[tuple[str, Path, Path, int], Any] = {}
 
 
 class Embedder(Protocol):
@@ -188,7 +191,14 @@ def make_embedder(settings: Settings | None = None) -> Embedder:
         reason = _onnx_unavailable(settings, path, quantized)
         if reason is None:
             identity = model_identity(name, backend)
-            return OnnxEmbedder(identity, path, settings.models_path, quantized, batch_size=settings.embedding_batch_size)
+            key = (identity, path, settings.models_path, settings.embedding_batch_size)
+            with _LOCK:
+                embedder = _ONNX.get(key)
+                if embedder is None:
+                    embedder = _ONNX[key] = OnnxEmbedder(
+                        identity, path, settings.models_path, quantized, batch_size=settings.embedding_batch_size
+                    )
+            return cast(Embedder, embedder)
         if reason not in _WARNED:
             _WARNED.add(reason)
             log.warning("NEWSRAG_EMBEDDING_BACKEND=%s: %s; using the torch backend instead", backend, reason)
