@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .bench_ingest import batch_texts, machine, write_doc_section
-from .bench_query import _pct, _settings, build_store, busy_processes, cold_ask, measure
+from .bench_query import _load, _pct, _settings, build_store, busy_processes, cold_ask, measure
 
 __all__ = ["BACKENDS", "throughput", "question_latency", "main"]
 
@@ -159,10 +159,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _brief(r: dict[str, Any] | None) -> str:
     return "-" if r is None else f"p50 {r['p50']['total']:.1f} ms, p95 {r['p95']['total']:.1f} ms"
-
-
-def _load(avg: tuple[float, ...]) -> str:
-    return "/".join(f"{x:.2f}" for x in avg)
 
 
 def doc_section(r: dict[str, Any], command: str) -> str:

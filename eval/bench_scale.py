@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -43,13 +42,6 @@ __all__ = ["extend_store", "measure_store", "main"]
 
 def _du_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def extend_store(home: Path, bank_home: Path, bank_files: list[Path], n: int, seed: int) -> dict[str, Any]:
@@ -167,8 +159,9 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     bank_files = sorted((cache / f"n{args.real_limit}-seed{args.seed}" / "articles").glob("*"))[: args.real_limit]
     rows = []
     for n in sizes:
+        extend: dict[str, Any] = {"marks": []}
         if n <= args.real_limit:
-            home, extend = bank_home, dict[str, Any](marks=[])
+            home = bank_home
         else:
             folder = cache / f"scale-n{n}-seed{args.seed}"
             home = folder / "home"
