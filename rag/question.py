@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .text import STOPWORDS, tokens
 
-__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "ANSWER_KINDS"]
+__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "ANSWER_KINDS", "MONTH_NAMES"]
 
 ANSWER_KINDS = ("person", "time", "place", "amount", "number", "percent", "reason")
 
@@ -38,6 +38,8 @@ _MONTHS = {
     )
     for m in names
 }
+#: Month names and their abbreviations, lower case.
+MONTH_NAMES = frozenset(_MONTHS)
 _MONTH = (
     r"(january|february|march|april|may|june|july|august|september|october|november|december"
     r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from .text import tokens
+from .question import MONTH_NAMES
+from .text import STOPWORDS, tokens
 
 __all__ = ["rewrite", "subject_of", "unmentioned_topic", "WINDOW", "MAX_TURNS"]
 
@@ -60,7 +61,12 @@ _QUESTION_WORDS = {
     "so",
 }
 _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|her|their|its)\b", re.I)
+#: Pronouns a person's name replaces; "they", "them", "its" are as often the things an earlier answer named.
+_PERSON_PRONOUN = re.compile(r"\b(he|she|him|his|her)\b", re.I)
 _POSSESSIVE = {"his", "her", "their", "its"}
+#: A question that asks who (or which one): a pronoun after it, or in it, means its answer, not its subject.
+_ASKS_WHICH = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which)\b", re.I)
+_POSSESSIVE_END = re.compile(r"['’]s$")
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
 
 
@@ -69,10 +75,18 @@ def subject_of(question: str) -> str | None:
     question = _head(question)
     m = _SUBJECT.search(question)
     if m and not _PRONOUN.fullmatch(m.group("subj")):
-        return m.group("subj").strip()
-    names = [p.strip() for p in _PROPER.findall(question) if p.strip().lower() not in _QUESTION_WORDS]
-    names = [n for n in names if n.split()[0].lower() not in _QUESTION_WORDS] or names
-    return names[0] if names else None
+        return _POSSESSIVE_END.sub("", m.group("subj").strip())
+    names = [_name(p) for p in _PROPER.findall(question)]
+    return next((n for n in names if n), None)
+
+
+def _name(phrase: str) -> str:
+    """A capitalised phrase without the words that are capitalised only by position ("By", "According")
+    or that name no one (months), and without a possessive ending."""
+    words = phrase.split()
+    while words and (words[0].lower() in _QUESTION_WORDS | STOPWORDS or words[0].lower().rstrip(".") in MONTH_NAMES):
+        words = words[1:]
+    return _POSSESSIVE_END.sub("", " ".join(words))
 
 
 def _head(text: str) -> str:
@@ -100,17 +114,17 @@ def _resolve(question: str, previous: str | None) -> str:
         if pm:
             return previous[: pm.start("topic")] + topic + "?"
         return f"{previous.rstrip(' ?.!')}, and {topic}?"
-    subject = subject_of(previous)
-    if subject and _PRONOUN.search(question):
+    subject = None if _ASKS_WHICH.match(previous) else subject_of(previous)
+    if subject and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question):
 
         def swap(p: re.Match[str]) -> str:
             return subject + "’s" if p.group(1).lower() in _POSSESSIVE else subject
 
-        return _PRONOUN.sub(swap, question, count=1)
+        return _PERSON_PRONOUN.sub(swap, question, count=1)
     words = tokens(question)
-    if (_THING.search(question) and len(words) < 4) or (subject and not _names(question)):
-        # "When does it end?", "Did the company get into trouble?": what "it" or "the company" is lives
-        # in the earlier question; search with both
+    if not _names(question) or (_THING.search(question) and len(words) < 4):
+        # "When does it end?", "Did the company get into trouble?", "Where was he born?" after "Who ...?":
+        # what "it", "the company" or "he" is lives in the earlier question (or its answer); search with both
         return f"{question.rstrip()} ({previous.rstrip()})"
     if subject and len(words) < 2 and not set(tokens(subject)) & set(words):
         return f"{question.rstrip()} ({subject})"

@@ -113,3 +113,41 @@ def test_follow_ups_still_resolve_within_the_window() -> None:
     assert rewrite("What about troops?", [first]) == "What did Hegseth say about troops?"
     long_turn = "Please tell me, " + "in great detail, " * 200 + first
     assert "troops" in rewrite("What about troops?", [long_turn])
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        # a name replaces a person's pronoun, without the possessive it had in the earlier question
+        (["How long is Lena Forsgaard's new contract?"], "What salary is she on?", "What salary is Lena Forsgaard on?"),
+        # words capitalised only by their place ("By", "According") or months are nobody's name
+        (
+            ["By how much has the bill for the warships gone up?"],
+            "What did he blame for that?",
+            "What did he blame for that? (By how much has the bill for the warships gone up?)",
+        ),
+        (
+            ["Which economist said in March that he expected another cut?"],
+            "How did he adjust that forecast?",
+            "How did he adjust that forecast? (Which economist said in March that he expected another cut?)",
+        ),
+        # after "who ...?", "he" is the answer, not the earlier question's subject: search with both
+        (
+            ["Who has Calmaris proposed as its envoy?"],
+            "In which years did he serve as foreign minister?",
+            "In which years did he serve as foreign minister? (Who has Calmaris proposed as its envoy?)",
+        ),
+        # "he" in a question that asks who is that question's own answer
+        (
+            ["How many people died in storm Mirela?"],
+            "Who was the last victim, and where was he found?",
+            "Who was the last victim, and where was he found? (How many people died in storm Mirela?)",
+        ),
+        # a question with names of its own is left alone
+        (["How much will the frigates cost?"], "What did Ylva Brandt tell the committee when she testified?", None),
+    ],
+)
+def test_follow_ups_resolve_people_and_leave_answers_to_the_search(
+    history: list[str], question: str, expected: str | None
+) -> None:
+    assert rewrite(question, history) == (expected or question)
