@@ -132,7 +132,11 @@ class NewsragChain(Runnable[Any, Answer]):
         return answerable(ev, self.settings.abstain_threshold, self.scorer)
 
     def _extractive(self, ev: Evidence) -> Iterator[str | Answer]:
-        return extractive_answer(ev, self.settings.abstain_threshold, self.settings.max_quotes, self.scorer)
+        s = self.settings
+        budget = s.max_quote_chars
+        if budget is None:
+            budget = self.scorer.max_chars if self.scorer else 0
+        return extractive_answer(ev, s.abstain_threshold, s.max_quotes, self.scorer, budget)
 
     def quotes(self, raw: Any) -> Answer:
         """The extractive answer (never the LLM): the quotes the chain chooses, or an abstention.

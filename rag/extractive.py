@@ -42,8 +42,11 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
     return True, None
 
 
-def extractive_answer(ev: Evidence, threshold: float, max_quotes: int, scorer: Scorer | None = None) -> Iterator[str | Answer]:
-    """Yield the answer's text a line at a time, then the :class:`Answer`."""
+def extractive_answer(
+    ev: Evidence, threshold: float, max_quotes: int, scorer: Scorer | None = None, max_chars: int = 0
+) -> Iterator[str | Answer]:
+    """Yield the answer's text a line at a time, then the :class:`Answer`; its quotes hold at most
+    ``max_chars`` characters (0: no limit) beyond the first."""
     t = time.perf_counter()
     ok, reason = answerable(ev, threshold, scorer)
     if not ok:
@@ -55,9 +58,9 @@ def extractive_answer(ev: Evidence, threshold: float, max_quotes: int, scorer: S
     if scorer is not None:
         best = ev.candidates[0].score
         floor = max(scorer.keep_floor, scorer.keep_ratio * best)
-        chosen = select(ev.candidates, max_quotes, floor, LEARNED)
+        chosen = select(ev.candidates, max_quotes, floor, LEARNED, max_chars)
     else:
-        chosen = select(ev.candidates, max_quotes, threshold)
+        chosen = select(ev.candidates, max_quotes, threshold, max_chars=max_chars)
     citations = citations_for(merge(chosen, ev.articles), ev.articles)
     parts = []
     for line in extractive_lines(citations):

@@ -20,7 +20,7 @@ from .models import Article
 from .question import QuestionInfo, answer_kind_met, dates_in
 from .quote import Candidate, coverage
 from .retrieve import Fused
-from .text import content_words
+from .text import content_words, tokens
 
 __all__ = ["CANDIDATE_FEATURES", "QUESTION_FEATURES", "candidate_features", "question_features", "Context"]
 
@@ -42,7 +42,25 @@ CANDIDATE_FEATURES = (
     "before_event",  # the article appeared before a date the question names: it cannot report that event
     "topic_count",  # how many of the question's topic words the sentence and its neighbours hold (at most 5)
     "rare_hit",  # the highest idf among the topic words the sentence holds, over the highest idf of all of them
+    "prev_dense",  # the previous sentence's dense similarity (its own when not a candidate): "X said:" before a quote
+    "next_dense",  # the next sentence's
+    "recent",  # where the article's date lies between the oldest and newest retrieved article's (0 to 1)
+    "recent_asked",  # "recent" when the question asks for the current or revised state ("now", "latest"), else 0
+    "bm25",  # BM25 of the sentence for the question's words, over the best candidate's
+    # where the candidate stands among this question's candidates: 1 / (1 + its rank) by a column, and
+    # how far below the best it is; a question's candidates compete with each other, not with other questions'
+    "dense_rank",
+    "section_rank",
+    "section_gap",
+    "lexical_rank",
+    "lexical_gap",
+    "bm25_rank",
+    "topic_rank",
+    "topic_gap",
 )
+#: Columns the rank features are computed from, and whether a gap to the best is kept beside the rank.
+_RANKED = (("dense", False), ("section", True), ("lexical", True), ("bm25", False), ("topic_near", True))
+_N_RANKED = sum(2 if gap else 1 for _, gap in _RANKED)
 QUESTION_FEATURES = (
     "p1",  # probability of the best candidate (from the candidate model)
     "p2",  # of the second best
@@ -53,9 +71,20 @@ QUESTION_FEATURES = (
     "kind_met",  # some top candidate holds the kind of answer asked for (+1/-1/0)
     "joint",  # best over candidates of topic_near * names_section: topic and names in one place
     "rare_missing",  # the highest idf among topic words no top candidate (with neighbours) holds, normalised
+    "names_near",  # best over the top candidates of the share of name words within two sentences (or the title)
+    "date_top",  # best date signal of the top three candidates (+1 matches, -1 does not, 0 none asked)
+    "quoted",  # the question quotes words ('...' or "...")
+    "quote_speaker",  # where the quoted words are found, the share of the question's names within two sentences
 )
 
 _QUOTE_MARK = re.compile('["“”]')
+#: A question about the state after revisions: the newest report answers it.
+_LATEST = re.compile(
+    r"\b(now|latest|current(ly)?|final(ly)?|so far|revised|updated|later|eventually|in the end|ultimately|still)\b", re.I
+)
+_BM25_K1, _BM25_B, _BM25_AVG = 1.2, 0.75, 20.0
+#: Words the question quotes: "..." or “...”, or '...' (not an apostrophe: no letter outside the marks).
+_QUOTED = re.compile(r"[\"“]([^\"“”]{8,300})[\"”]|(?<!\w)'([^']{8,300})'(?!\w)")
 
 
 @dataclass
@@ -122,7 +151,12 @@ def candidate_features(ctx: Context, cands: Sequence[Candidate]) -> np.ndarray:
 
     section_words: dict[tuple[str, int], tuple[set[str], str]] = {}
     article_words: dict[str, set[str]] = {}
-    rows = []
+    dense_at = {(c.record.article_id, c.record.index): c.dense for c in cands}
+    days = {aid: a.date.toordinal() for aid, a in ctx.articles.items() if a.date}
+    first, last = min(days.values(), default=0), max(days.values(), default=0)
+    latest = bool(_LATEST.search(info.text))
+    bm25 = _bm25(info.terms, [c.record.text for c in cands], index)
+    rows: list[list[float]] = []
     for c in cands:
         r = c.record
         a = ctx.articles[r.article_id]
@@ -135,6 +169,7 @@ def candidate_features(ctx: Context, cands: Sequence[Candidate]) -> np.ndarray:
         sec_words, sec_text = section_words[(r.article_id, r.section)]
         own = sentence_words(r.article_id, r.index)
         near = own | sentence_words(r.article_id, r.index - 1) | sentence_words(r.article_id, r.index + 1)
+        recent = (days[r.article_id] - first) / (last - first) if r.article_id in days and last > first else 0.5
         kind = 0.0 if info.kind is None else (1.0 if answer_kind_met(r.text, info.kind) else -1.0)
         held = [index.idf(t) for t in topic if t in near]
         outlet = 0.0 if not ctx.outlets else (1.0 if (a.source or "") in ctx.outlets else -1.0)
@@ -157,9 +192,45 @@ def candidate_features(ctx: Context, cands: Sequence[Candidate]) -> np.ndarray:
                 1.0 if info.dates and a.date and a.date < min(info.dates) else 0.0,
                 min(len(held), 5),
                 max(held, default=0.0) / top_idf if top_idf else 0.0,
+                dense_at.get((r.article_id, r.index - 1), c.dense),
+                dense_at.get((r.article_id, r.index + 1), c.dense),
+                recent,
+                recent if latest else 0.0,
+                bm25[len(rows)],
             ]
         )
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(CANDIDATE_FEATURES))
+    base = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(CANDIDATE_FEATURES) - _N_RANKED)
+    return np.hstack([base, _standing(base)])
+
+
+def _standing(base: np.ndarray) -> np.ndarray:
+    """The rank features (see :data:`CANDIDATE_FEATURES`) of one question's candidates."""
+    if not len(base):
+        return np.zeros((0, _N_RANKED))
+    cols = []
+    for name, gap in _RANKED:
+        v = base[:, CANDIDATE_FEATURES.index(name)]
+        rank = np.empty(len(v))
+        rank[np.argsort(-v, kind="stable")] = np.arange(len(v))
+        cols.append(1.0 / (1.0 + rank))
+        if gap:
+            cols.append(v - v.max())
+    return np.column_stack(cols)
+
+
+def _bm25(terms: list[str], texts: list[str], index: LexicalIndex) -> np.ndarray:
+    """BM25 of each text for the question's ``terms`` (idf from the corpus), over the best text's."""
+    counts = [tokens(t) for t in texts]
+    wanted = set(terms)
+    scores = np.zeros(len(texts))
+    for i, words in enumerate(counts):
+        norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * len(words) / _BM25_AVG)
+        for t in wanted:
+            tf = words.count(t)
+            if tf:
+                scores[i] += index.idf(t) * tf * (_BM25_K1 + 1) / (tf + norm)
+    top = scores.max(initial=0.0)
+    return scores / top if top > 0 else scores
 
 
 def question_features(ctx: Context, cands: Sequence[Candidate], feats: np.ndarray, probs: np.ndarray) -> np.ndarray:
@@ -192,4 +263,58 @@ def question_features(ctx: Context, cands: Sequence[Candidate], feats: np.ndarra
     idfs = {t: index.idf(t) for t in info.topic_terms}
     top_idf = max(idfs.values(), default=0.0)
     rare_missing = max((v for t, v in idfs.items() if t not in near), default=0.0) / top_idf if top_idf else 0.0
-    return np.asarray([p1, p2, dense1, topic_cov, names_cov, unknown, kind_met, joint, rare_missing], dtype=np.float64)
+    names_near = max(
+        (coverage(info.name_terms, _window(ctx, cands[i].record.article_id, cands[i].record.index), index) for i in top),
+        default=0.0,
+    )
+    date_col = CANDIDATE_FEATURES.index("date")
+    date_top = float(feats[order[:3], date_col].max()) if len(order) else 0.0
+    quoted = [a or b for a, b in _QUOTED.findall(info.text)]
+    speaker = _quote_speaker(ctx, quoted) if quoted and info.name_terms else 1.0
+    return np.asarray(
+        [
+            p1,
+            p2,
+            dense1,
+            topic_cov,
+            names_cov,
+            unknown,
+            kind_met,
+            joint,
+            rare_missing,
+            names_near,
+            date_top,
+            float(bool(quoted)),
+            speaker,
+        ],
+        dtype=np.float64,
+    )
+
+
+def _window(ctx: Context, article_id: str, i: int, reach: int = 2) -> set[str]:
+    """Content words of sentences ``i - reach`` to ``i + reach`` of an article, with its title."""
+    a = ctx.articles.get(article_id)
+    if a is None or not a.sentences:
+        return set()
+    lo, hi = max(i - reach, 0), min(i + reach, len(a.sentences) - 1)
+    return content_words(f"{a.title} {a.text[a.sentences[lo].start : a.sentences[hi].end]}")
+
+
+def _quote_speaker(ctx: Context, quoted: list[str]) -> float:
+    """For the words a question quotes: find the retrieved sentence that holds most of them, and return
+    the share of the question's name words within two sentences of it (the speaker is named there).
+    "Why did X say 'a late frigate is better than no frigate'?" when the article gives the line to Y
+    scores low. 1.0 when no sentence holds most of the quoted words."""
+    best, where = 0.0, None
+    for phrase in quoted:
+        words = content_words(phrase)
+        if not words:
+            continue
+        for aid, a in ctx.articles.items():
+            for s in a.sentences:
+                share = len(words & content_words(a.text[s.start : s.end])) / len(words)
+                if share > best:
+                    best, where = share, (aid, s.index)
+    if where is None or best < 0.6:
+        return 1.0
+    return coverage(ctx.info.name_terms, _window(ctx, *where), ctx.index)

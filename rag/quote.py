@@ -98,15 +98,19 @@ def score_sentences(
     return out
 
 
-def select(cands: list[Candidate], max_quotes: int, floor: float, params: QuoteParams = PARAMS) -> list[Candidate]:
+def select(
+    cands: list[Candidate], max_quotes: int, floor: float, params: QuoteParams = PARAMS, max_chars: int = 0
+) -> list[Candidate]:
     """Greedy MMR: high score, but not a near-repeat of a sentence already chosen from the same article.
-    The same statement in two articles is kept: citing each source is the point."""
+    The same statement in two articles is kept: citing each source is the point. With ``max_chars``, a
+    sentence that would take the quoted characters past it is skipped (the best one is always kept)."""
     if not cands:
         return []
     best = cands[0].score
     pool = [c for c in cands if c.score >= max(floor, best - params.margin)]
     chosen: list[Candidate] = []
     per_article: dict[str, int] = {}
+    room = _Room(max_chars)
     while pool and len(chosen) < max_quotes:
 
         def mmr(c: Candidate) -> float:
@@ -121,12 +125,32 @@ def select(cands: list[Candidate], max_quotes: int, floor: float, params: QuoteP
             continue
         if per_article.get(pick.record.article_id, 0) >= params.per_article:
             continue
+        if not room.take(pick, always=not chosen):
+            continue
         chosen.append(pick)
         per_article[pick.record.article_id] = per_article.get(pick.record.article_id, 0) + 1
-    return chosen + neighbours(chosen, cands, floor, params)
+    return chosen + neighbours(chosen, cands, floor, params, room)
 
 
-def neighbours(chosen: list[Candidate], cands: list[Candidate], floor: float, params: QuoteParams = PARAMS) -> list[Candidate]:
+@dataclass
+class _Room:
+    """Quoted characters left in an answer (``limit`` 0: no limit)."""
+
+    limit: int
+    used: int = 0
+
+    def take(self, c: Candidate, always: bool = False) -> bool:
+        """Count ``c``'s characters if they fit (or ``always``); whether they were counted."""
+        size = c.record.end - c.record.start
+        if self.limit and self.used + size > self.limit and not always:
+            return False
+        self.used += size
+        return True
+
+
+def neighbours(
+    chosen: list[Candidate], cands: list[Candidate], floor: float, params: QuoteParams = PARAMS, room: _Room | None = None
+) -> list[Candidate]:
     """Sentences right before or after a chosen one, in the same section, nearly as relevant: they extend
     that quote (merged by :func:`merge`) instead of becoming citations of their own."""
     at = {(c.record.article_id, c.record.index): c for c in cands}
@@ -141,6 +165,7 @@ def neighbours(chosen: list[Candidate], cands: list[Candidate], floor: float, pa
                 and key not in taken
                 and n.record.section == c.record.section
                 and n.score >= max(floor, c.score - params.neighbour_margin)
+                and (room is None or room.take(n))
             ):
                 taken.add(key)
                 extra.append(n)

@@ -56,6 +56,8 @@ class Scorer:
     keep_ratio: float
     #: and at least this probability
     keep_floor: float
+    #: quoted characters per answer at most (0: no limit), unless NEWSRAG_MAX_QUOTE_CHARS says otherwise
+    max_chars: int = 0
 
 
 @lru_cache(maxsize=4)
@@ -71,4 +73,5 @@ def load_scorer(path: Path = SCORER_PATH) -> Scorer:
         abstain_below=float(raw["abstain_below"]),
         keep_ratio=float(raw["keep_ratio"]),
         keep_floor=float(raw["keep_floor"]),
+        max_chars=int(raw.get("max_chars", 0)),
     )

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(default=1500, ge=200, description="Sections longer than this are split.")
     top_k: int = Field(default=5, ge=1, le=50, description="Sections retrieved per question.")
     max_quotes: int = Field(default=4, ge=1, le=12)
+    max_quote_chars: int | None = Field(
+        default=None,
+        ge=0,
+        description="Quoted characters per extractive answer at most (its best quote is always kept); 0: no limit; "
+        "unset: the learned scorer's budget (rag/data/scorer.json), no limit with the heuristic weights.",
+    )
     abstain_threshold: float = Field(default=0.40, description="Minimum relevance of the best quote; below it newsrag abstains.")
     answerer: AnswererName = "extractive"
     quote_scorer: Literal["heuristic", "learned"] = Field(

@@ -7,15 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from chain_helpers import BORDERS, assert_valid, corpus_chain
 
+from newsrag.ingest.parse import parse_text
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import ConfigError
-from newsrag.rag.features import CANDIDATE_FEATURES, QUESTION_FEATURES, outlets_named
+from newsrag.rag.features import CANDIDATE_FEATURES, QUESTION_FEATURES, Context, _quote_speaker, outlets_named
 from newsrag.rag.question import analyze, answer_kind_met, dates_in
+from newsrag.rag.quote import Candidate, select
+from newsrag.rag.records import SentenceRecord
 from newsrag.rag.scorer import SCORER_PATH, load_scorer
 
 
@@ -85,7 +89,25 @@ def test_learned_chain_cites_exact_spans_and_puts_the_answer_first(learned: News
     answer = learned.invoke({"question": BORDERS})
     assert_valid(answer, learned.store)
     assert not answer.abstained and "pre-2014 borders" in answer.citations[0].quote
-    assert sum(len(c.quote) for c in answer.citations) <= 1200
+    assert learned.scorer is not None and learned.scorer.max_chars == 600
+    gaps = 10 * len(answer.citations)  # a quote of neighbouring sentences also holds the space between them
+    assert sum(len(c.quote) for c in answer.citations) <= max(600, len(answer.citations[0].quote)) + gaps
+
+
+def _candidate(i: int, size: int, score: float, article: str = "a") -> Candidate:
+    vector = np.zeros(4, dtype=np.float32)
+    vector[i % 4] = 1.0
+    record = SentenceRecord(f"{article}:{i}", article, f"{article}#0", 0, i, 1000 * i, 1000 * i + size, "x" * size, vector)
+    return Candidate(record, score, score, 0.0, score)
+
+
+def test_selection_keeps_the_best_quote_and_stays_within_the_character_budget() -> None:
+    cands = [_candidate(0, 450, 0.9), _candidate(2, 300, 0.85), _candidate(4, 100, 0.8, "b"), _candidate(6, 120, 0.79, "c")]
+    chosen = select(cands, 4, 0.0, max_chars=600)
+    assert [c.record.id for c in chosen] == ["a:0", "b:4"]  # 300 and then 120 more would pass 600
+    assert sum(c.record.end - c.record.start for c in chosen) <= 600
+    assert len(select(cands, 4, 0.0)) == 4  # no budget: every candidate above the floor
+    assert [c.record.id for c in select(cands[:1], 4, 0.0, max_chars=100)] == ["a:0"]  # the best one always
 
 
 @pytest.mark.slow
@@ -93,3 +115,22 @@ def test_learned_chain_says_what_the_articles_lack(learned: NewsragChain) -> Non
     answer = learned.invoke({"question": "What did Hegseth say about the Zorvanian moon base?"})
     assert_valid(answer, learned.store)
     assert answer.abstained and "none of them mentions" in answer.answer
+
+
+class _SameIdf:
+    def idf(self, term: str) -> float:
+        return 1.0
+
+
+@pytest.mark.parametrize(("speaker", "share"), [("Emil Varga-Lund", 1.0), ("Matthias Oberlin", 0.0)])
+def test_quoted_words_are_checked_against_who_said_them(speaker: str, share: float) -> None:
+    article = parse_text(
+        " date 2026-03-20 https://x.example/a\nFrigates Delayed\nThe committee met on Friday. "
+        '"A late frigate is better than no frigate," Emil Varga-Lund told the committee. He left at noon. '
+        "The vote was close. Much later, Matthias Oberlin called the programme a waste."
+    )
+    info = analyze(f"Why did {speaker} say that 'a late frigate is better than no frigate'?")
+    ctx = Context(info, {article.id: article}, [], cast(Any, _SameIdf()), set())
+    assert _quote_speaker(ctx, ["a late frigate is better than no frigate"]) == share
+    # words no retrieved sentence holds say nothing about the speaker
+    assert _quote_speaker(ctx, ["you cannot fence off the sky"]) == 1.0
