@@ -118,14 +118,23 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
         if gold_pos is not None
         else f"no gold sentence among the {len(cands)} candidates"
     )
+    scorer = getattr(chain, "scorer", None)
+    if scorer is not None:  # the learned scorer decides with its question model, and quotes by probability
+        from ..rag.ranking import answerable_probability
+
+        p = answerable_probability(ev, scorer)
+        bar = f"the question model's probability {p:.3f} {'>=' if p >= scorer.abstain_below else '<'} {scorer.abstain_below}"
+    else:
+        op = ">=" if verdict.best_score is not None and verdict.best_score >= threshold else "<"
+        bar = f"best candidate score {best} {op} threshold {threshold:.2f}"
     if not resolved.item.answerable:
         top = cands[0].record if cands else None
         title = articles[top.article_id].title if top and top.article_id in articles else "?"
-        verdict.diagnosis = f"answered: best candidate score {best} >= threshold {threshold:.2f} (from “{title}”)"
+        verdict.diagnosis = f"answered: {bar} (from “{title}”)"
         return
     if answer.abstained:
         _, reason = chain.answerable(ev)
-        why = f"the chain found {reason}" if reason else f"best candidate score {best} < threshold {threshold:.2f}"
+        why = f"the chain found {reason}" if reason else bar
         verdict.diagnosis = f"abstained: {why}; {gold}"
         return
     if verdict.gold_rank is None:
@@ -146,21 +155,25 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
     else:
         verdict.diagnosis = (
             f"quote choice: gold section retrieved at rank {hit_rank}, top candidate score {best}; "
-            f"{gold}{_floor_note(verdict, threshold)}"
+            f"{gold}{_floor_note(verdict, threshold, scorer)}"
         )
 
 
-def _floor_note(verdict: Verdict, threshold: float) -> str:
+def _floor_note(verdict: Verdict, threshold: float, scorer: Any = None) -> str:
     """Whether the gold sentence fell below the chain's quote floor or lost the selection above it."""
     from ..rag.quote import PARAMS
 
-    margin = PARAMS.margin
     if verdict.gold_score is None or verdict.best_score is None:
         return "; other sentences were quoted"
-    floor = max(threshold, verdict.best_score - margin)
+    if scorer is not None:
+        floor = max(scorer.keep_floor, scorer.keep_ratio * verdict.best_score)
+        rule = f"max(keep_floor {scorer.keep_floor}, keep_ratio {scorer.keep_ratio} x best)"
+    else:
+        floor = max(threshold, verdict.best_score - PARAMS.margin)
+        rule = f"max(threshold, best - margin {PARAMS.margin})"
     if verdict.gold_score < floor:
-        return f", below the quote floor {floor:.3f} = max(threshold, best - margin {margin})"
-    return f", above the quote floor {floor:.3f} but not selected (diversity, per-article or max_quotes limits)"
+        return f", below the quote floor {floor:.3f} = {rule}"
+    return f", above the quote floor {floor:.3f} but not selected (diversity, per-article, max_quotes or character limits)"
 
 
 def _run_newsrag(
