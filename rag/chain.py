@@ -8,6 +8,7 @@ sentences, validated) → Answer. Every citation is a span of a stored article, 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -21,7 +22,8 @@ from .embed import Embedder, make_embedder
 from .evidence import ChainInput, Evidence, Limits
 from .extractive import answerable, extractive_answer
 from .lexical import LexicalIndex, lexical_index
-from .models import Answer, AnswerChunk, NewsragInput
+from .models import Answer, AnswerChunk, Article, NewsragInput
+from .question import analyze, name_phrases
 from .quote import score_sentences
 from .ranking import rank_candidates
 from .records import sentence_article, sentence_id
@@ -113,12 +115,27 @@ class NewsragChain(Runnable[Any, Answer]):
         sentences = self.store.sentences_by_id(ids)
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
-        ev = Evidence(inp, query, sections, candidates, articles, timings, index)
+        ev = Evidence(inp, query, sections, candidates, articles, timings, index, unmentioned=self._unmentioned(query, articles))
         if self.scorer is not None:
             rank_candidates(ev, self.scorer)
         timings["quotes_ms"] = (time.perf_counter() - t) * 1000
         timings["retrieve_total_ms"] = (time.perf_counter() - t0) * 1000
         return ev
+
+    def _unmentioned(self, query: str, articles: dict[str, Article]) -> str | None:
+        """The first name of two words or more in ``query`` that no stored article prints: neither the
+        retrieved ones nor, asked of the store, any other. Outlets are named by their domain, not in text."""
+        info = analyze(query)
+        outlets = {re.sub(r"[^a-z]", "", s.split(".")[0]) for s in self.index().source_set}
+        texts = [f"{a.title}\n{a.text}".replace("’", "'").lower() for a in articles.values()]
+        for name in name_phrases(info):
+            key = re.sub(r"[^a-z]", "", name.lower())
+            if {key, "the" + key, key.removeprefix("the")} & outlets:
+                continue
+            plain = name.replace("’", "'").lower()
+            if not any(plain in t for t in texts) and not self.store.mentions(name):
+                return name
+        return None
 
     def _restate(self, inp: ChainInput, config: RunnableConfig | None = None) -> str:
         if self.llm is not None and inp.history:

@@ -178,6 +178,8 @@ class Evidence:
     #: the question as the learned scorer reads it, and its candidates' features (None without a scorer)
     context: Context | None = None
     features: np.ndarray | None = None
+    #: a name the question uses that no stored article prints ("Veldhaven Cyclists' Federation")
+    unmentioned: str | None = None
 
     @property
     def retrieved(self) -> list[Retrieved]:

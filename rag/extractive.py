@@ -26,7 +26,7 @@ LEARNED = QuoteParams(margin=1.0, neighbour_margin=0.15, per_article=2)
 def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> tuple[bool, str | None]:
     """Whether the evidence answers the question; if not, an optional reason for the reader. With the
     learned ``scorer`` its question model decides; without, the hand-set relevance bar ``threshold``."""
-    missing = unmentioned_topic(ev.query, ev.index)
+    missing = ev.unmentioned or unmentioned_topic(ev.query, ev.index)
     if missing:
         return False, f"none of them mentions “{missing}”"
     if scorer is not None:

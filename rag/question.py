@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .text import STOPWORDS, tokens
 
-__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "ANSWER_KINDS", "MONTH_NAMES"]
+__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "name_phrases", "ANSWER_KINDS", "MONTH_NAMES"]
 
 ANSWER_KINDS = ("person", "time", "place", "amount", "number", "percent", "reason")
 
@@ -150,6 +150,31 @@ def _names(question: str) -> list[str]:
             continue
         names.append(phrase)
     return names
+
+
+#: Words in front of a name that give a role, not the name ("Mayor", "Prime Minister", "Dr").
+_TITLE_WORDS = frozenset(
+    """mayor prime minister finance defence defense foreign interior justice health governor commodore general admiral
+    colonel captain major dr doctor professor prof president chairman chairwoman chair chief executive ceo councillor
+    union leader opposition spokeswoman spokesman spokesperson mr mrs ms miss sir deputy secretary director inspector
+    judge senator mp former new acting""".split()
+)
+_POSSESSIVE_SPLIT = re.compile(r"['’]s\b|(?<=s)['’]$")
+
+
+def name_phrases(info: QuestionInfo) -> list[str]:
+    """The question's names of two words or more as an article would print them: titles in front
+    dropped ("Prime Minister Hanna Rostveldt" -> "Hanna Rostveldt"), possessives split ("National
+    Renewal's Per Hakansson" -> "National Renewal", "Per Hakansson"), months dropped."""
+    out = []
+    for name in info.names:
+        for part in _POSSESSIVE_SPLIT.split(name):
+            words = part.split()
+            while words and (words[0].lower() in _TITLE_WORDS | STOPWORDS or words[0].lower().rstrip(".") in MONTH_NAMES):
+                words = words[1:]
+            if len(words) >= 2:
+                out.append(" ".join(words))
+    return out
 
 
 def analyze(question: str, year: int = 2026) -> QuestionInfo:

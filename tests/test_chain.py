@@ -91,6 +91,16 @@ def test_unanswerable_questions_abstain(chain: NewsragChain, question: str) -> N
     assert answer.answer.startswith("The stored articles do not answer this question")
 
 
+def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragChain) -> None:
+    answer = ask(chain, "What did the Port Calder Cyclists' Federation say about water rationing?")
+    assert answer.abstained and answer.citations == []
+    assert "none of them mentions “Port Calder Cyclists' Federation”" in answer.answer
+    # a title in front of a printed name is not part of it; an outlet is named by its domain, not in text
+    assert not ask(chain, "According to the Tidewater Chronicle, what did Mayor Odile Brannock order in Port Calder?").abstained
+    # the store is asked about names the retrieved articles do not print, with either apostrophe
+    assert chain.store.mentions("Odile Brannock") and not chain.store.mentions("Odile Brannock-Smith")
+
+
 @pytest.mark.parametrize(
     ("question", "expected"),
     [

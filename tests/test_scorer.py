@@ -17,7 +17,7 @@ from newsrag.ingest.parse import parse_text
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import ConfigError
 from newsrag.rag.features import CANDIDATE_FEATURES, QUESTION_FEATURES, Context, _quote_speaker, outlets_named
-from newsrag.rag.question import analyze, answer_kind_met, dates_in
+from newsrag.rag.question import analyze, answer_kind_met, dates_in, name_phrases
 from newsrag.rag.quote import Candidate, select
 from newsrag.rag.records import SentenceRecord
 from newsrag.rag.scorer import SCORER_PATH, load_scorer
@@ -32,6 +32,24 @@ def test_analyze_reads_names_dates_and_the_kind_of_answer() -> None:
     assert analyze("Who disputed the 1,200 figure?").kind == "person"
     assert analyze("When will the tram open?").kind == "time"
     assert analyze("Why did the bank cut rates in April?").months == {4}
+
+
+@pytest.mark.parametrize(
+    ("question", "phrases"),
+    [
+        (
+            "What did Prime Minister Hanna Rostveldt tell the Kessmoor Chamber of Commerce?",
+            ["Hanna Rostveldt", "Kessmoor Chamber of Commerce"],
+        ),
+        ("Why did National Renewal's Per Hakansson object?", ["National Renewal", "Per Hakansson"]),
+        ("According to the Arvendal Post's April 10 report, who won?", ["Arvendal Post"]),
+        ("How did the Veldhaven Cyclists' Federation react?", ["Veldhaven Cyclists' Federation"]),
+        ("What did Wenlow Yards' chief executive say?", ["Wenlow Yards"]),
+        ("What did Hegseth say about borders?", []),  # one word: too common a shape to check as printed
+    ],
+)
+def test_name_phrases_are_names_as_an_article_prints_them(question: str, phrases: list[str]) -> None:
+    assert name_phrases(analyze(question)) == phrases
 
 
 def test_dates_in_reads_both_orders_and_iso() -> None:
