@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         description="Quoted characters per extractive answer at most (its best quote is always kept); 0: no limit; "
         "unset: the learned scorer's budget (rag/data/scorer.json), no limit with the heuristic weights.",
     )
-    abstain_threshold: float = Field(default=0.40, description="Minimum relevance of the best quote; below it newsrag abstains.")
+    abstain_threshold: float = Field(default=0.35, description="Minimum relevance of the best quote; below it newsrag abstains.")
     answerer: AnswererName = "extractive"
     quote_scorer: Literal["heuristic", "learned"] = Field(
         default="heuristic",
