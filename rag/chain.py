@@ -26,8 +26,8 @@ from .models import Answer, AnswerChunk, Article, NewsragInput
 from .question import analyze, name_phrases
 from .quote import score_sentences
 from .ranking import rank_candidates
-from .records import sentence_article, sentence_id
-from .retrieve import SENTENCE_DEPTH, nearest_sentences, retrieve
+from .records import SentenceRecord, sentence_article, sentence_id
+from .retrieve import SENTENCE_DEPTH, Fused, nearest_sentences, retrieve
 from .rewrite import rewrite
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
@@ -103,16 +103,9 @@ class NewsragChain(Runnable[Any, Answer]):
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
         wanted = {f.article_id for f in sections} | {sentence_article(sid) for sid in extra}
         articles = self.store.get_articles(sorted(wanted))
-        ids = [
-            sentence_id(f.article_id, s.index)
-            for f in sections
-            if f.article_id in articles
-            for s in articles[f.article_id].sentences
-            if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
-        ]
-        seen = set(ids)
-        ids += [sid for sid in extra if sid not in seen and sentence_article(sid) in articles]
-        sentences = self.store.sentences_by_id(ids)
+        sentences = self._section_sentences(sections, articles)
+        seen = {r.id for r in sentences}
+        sentences += self.store.sentences_by_id([sid for sid in extra if sid not in seen and sentence_article(sid) in articles])
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
         ev = Evidence(inp, query, sections, candidates, articles, timings, index, unmentioned=self._unmentioned(query, articles))
@@ -121,6 +114,23 @@ class NewsragChain(Runnable[Any, Answer]):
         timings["quotes_ms"] = (time.perf_counter() - t) * 1000
         timings["retrieve_total_ms"] = (time.perf_counter() - t0) * 1000
         return ev
+
+    def _section_sentences(self, sections: list[Fused], articles: dict[str, Article]) -> list[SentenceRecord]:
+        """The sentences of the retrieved sections: spans and text from their articles, vectors from
+        the store (only the vectors are fetched)."""
+        spans = [
+            (f.chunk_id, articles[f.article_id], s)
+            for f in sections
+            if f.article_id in articles
+            for s in articles[f.article_id].sentences
+            if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
+        ]
+        vectors = self.store.sentence_vectors([sentence_id(a.id, s.index) for _, a, s in spans])
+        return [
+            SentenceRecord(sid, a.id, chunk_id, s.section, s.index, s.start, s.end, a.text[s.start : s.end], vectors[sid])
+            for chunk_id, a, s in spans
+            if (sid := sentence_id(a.id, s.index)) in vectors
+        ]
 
     def _unmentioned(self, query: str, articles: dict[str, Article]) -> str | None:
         """The first name of two words or more in ``query`` that no stored article prints: neither the

@@ -656,6 +656,16 @@ class Store:
         include = ["metadatas", "documents", "embeddings"]
         return _sentence_rows(self._read(lambda: self.sentences.get(ids=list(ids), include=include)))
 
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these sentences (ids the store lacks are left out), and nothing else:
+        a sentence's text, offsets and section are its article's, which the caller already holds.
+        Fetching metadata and documents as well costs about 5x as much (docs/benchmarks.md)."""
+        if not ids:
+            return {}
+        got = self._read(lambda: self.sentences.get(ids=list(ids), include=["embeddings"]))
+        vectors = got["embeddings"] if got["embeddings"] is not None else []
+        return {sid: np.asarray(v, dtype=np.float32) for sid, v in zip(got["ids"], vectors, strict=True)}
+
     def sentences_for(self, chunk_ids: Sequence[str]) -> list[SentenceRecord]:
         """Sentence records of the given chunks, by metadata filter."""
         if not chunk_ids:
