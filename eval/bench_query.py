@@ -356,6 +356,9 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
         ),
         "get_articles(<= 5 ids)": _median_ms(lambda i: store.get_articles(art_ids[i]), idx),
         "sentences by id: get_articles + sentences_by_id (ids from spans)": _median_ms(by_ids, idx),
+        "sentences by id, vectors only: get_articles + sentence_vectors (the chain's path)": _median_ms(
+            lambda i: store.sentence_vectors(_sentence_ids(evs[i].sections, store.get_articles(art_ids[i]))), idx
+        ),
     }
     return out
 
