@@ -32,6 +32,7 @@ from .rewrite import rewrite
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
 from .store import Store, make_store
+from .text import tokens
 
 if TYPE_CHECKING:
     from langchain_core.chat_history import BaseChatMessageHistory
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["NewsragChain", "build_chain", "ChainInput", "Evidence", "answer_message", "TOOL_DESCRIPTION"]
 
 log = logging.getLogger(__name__)
+
+#: Sections the lexical index offers for a name that the retrieved articles do not print.
+NAME_SECTIONS = 10
 
 TOOL_DESCRIPTION = (
     "Answer a question from the stored news articles. Returns JSON: 'answer' (text with markers [1], [2] ...), "
@@ -133,18 +137,24 @@ class NewsragChain(Runnable[Any, Answer]):
         ]
 
     def _unmentioned(self, query: str, articles: dict[str, Article]) -> str | None:
-        """The first name of two words or more in ``query`` that no stored article prints: neither the
-        retrieved ones nor, asked of the store, any other. Outlets are named by their domain, not in text."""
-        info = analyze(query)
-        outlets = {re.sub(r"[^a-z]", "", s.split(".")[0]) for s in self.index().source_set}
+        """The first name of two words or more in ``query`` that no stored article prints: not the
+        retrieved ones, and not the sections that the lexical index finds for the name's words (a word
+        the corpus never uses settles it at once). Outlets are named by their domain, not in text."""
+        index = self.index()
+        outlets = {re.sub(r"[^a-z]", "", s.split(".")[0]) for s in index.source_set}
         texts = [f"{a.title}\n{a.text}".replace("’", "'").lower() for a in articles.values()]
-        for name in name_phrases(info):
+        for name in name_phrases(analyze(query)):
             key = re.sub(r"[^a-z]", "", name.lower())
             if {key, "the" + key, key.removeprefix("the")} & outlets:
                 continue
             plain = name.replace("’", "'").lower()
-            if not any(plain in t for t in texts) and not self.store.mentions(name):
-                return name
+            if any(plain in t for t in texts):
+                continue
+            if all(index.known(t) for t in tokens(name)):
+                hits = self.store.sections_by_id([cid for cid, _ in index.search(name, NAME_SECTIONS)])
+                if any(plain in h.text.replace("’", "'").lower() for h in hits.values()):
+                    continue
+            return name
         return None
 
     def _restate(self, inp: ChainInput, config: RunnableConfig | None = None) -> str:

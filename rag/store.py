@@ -606,14 +606,6 @@ class Store:
                 out[i] = article_from(i, meta, doc)
         return out
 
-    def mentions(self, phrase: str) -> bool:
-        """Whether any stored article's text prints ``phrase`` (with either apostrophe)."""
-
-        def found(text: str) -> bool:
-            return bool(self._read(lambda: self.articles.get(where_document={"$contains": text}, limit=1, include=[]))["ids"])
-
-        return any(found(v) for v in dict.fromkeys((phrase, phrase.replace("'", "’"), phrase.replace("’", "'"))))
-
     def query_sections(self, vector: np.ndarray, k: int, where: dict[str, Any] | None) -> list[SectionHit]:
         # no count() first: it costs 2.4 ms at 55k sections, and Chroma returns fewer rows (or none) itself
         tries: list[int] = []

@@ -97,8 +97,10 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
     assert "none of them mentions “Port Calder Cyclists' Federation”" in answer.answer
     # a title in front of a printed name is not part of it; an outlet is named by its domain, not in text
     assert not ask(chain, "According to the Tidewater Chronicle, what did Mayor Odile Brannock order in Port Calder?").abstained
-    # the store is asked about names the retrieved articles do not print, with either apostrophe
-    assert chain.store.mentions("Odile Brannock") and not chain.store.mentions("Odile Brannock-Smith")
+    # a name the retrieved articles do not print is looked for in the sections the lexical index finds for it
+    assert chain._unmentioned("Did Odile Brannock speak?", {}) is None
+    assert chain._unmentioned("Did Odile Brannock-Smith speak?", {}) == "Odile Brannock-Smith"
+    assert chain._unmentioned("Did Brannock Odile speak?", {}) == "Brannock Odile"  # every word known, not as printed
 
 
 @pytest.mark.parametrize(
