@@ -12,7 +12,7 @@ from .compose import abstention_text, extractive_lines
 from .evidence import Evidence, make_answer
 from .models import Answer
 from .quote import QuoteParams, merge, select
-from .ranking import abstain_reason, answerable_probability
+from .ranking import abstain_reason, answerable_probability, explain
 from .rewrite import unmentioned_topic
 from .scorer import Scorer
 
@@ -34,7 +34,7 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
             return False, abstain_reason(ev)
         return True, None
     if not ev.candidates or ev.candidates[0].score < threshold:
-        return False, None
+        return False, explain(ev)
     kind = expected_type(ev.inp.question)
     if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
         what = "an amount of money" if kind == "money" else "a number"

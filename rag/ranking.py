@@ -16,7 +16,7 @@ from .quote import coverage
 from .scorer import Scorer
 from .text import tokens
 
-__all__ = ["rank_candidates", "answerable_probability", "abstain_reason"]
+__all__ = ["rank_candidates", "answerable_probability", "abstain_reason", "explain"]
 
 _KIND_WORDS = {
     "person": "who it was",
@@ -45,6 +45,16 @@ def rank_candidates(ev: Evidence, scorer: Scorer) -> None:
     order = sorted(range(len(ev.candidates)), key=lambda i: (-ev.candidates[i].score, ev.candidates[i].record.start))
     ev.candidates = [ev.candidates[i] for i in order]
     ev.features = feats[order]
+
+
+def explain(ev: Evidence) -> str | None:
+    """:func:`abstain_reason` for evidence that no learned scorer ranked: the question is read and the
+    candidates' features computed (their scores and order stay as they are)."""
+    if ev.context is None:
+        info = analyze(ev.query)
+        ev.context = Context(info, ev.articles, ev.sections, ev.index, outlets_named(info, set(ev.index.source_set)))
+        ev.features = candidate_features(ev.context, ev.candidates) if ev.candidates else np.zeros((0, len(CANDIDATE_FEATURES)))
+    return abstain_reason(ev)
 
 
 def answerable_probability(ev: Evidence, scorer: Scorer) -> float:

@@ -91,6 +91,11 @@ def test_unanswerable_questions_abstain(chain: NewsragChain, question: str) -> N
     assert answer.answer.startswith("The stored articles do not answer this question")
 
 
+def test_an_abstention_under_the_relevance_bar_says_what_is_missing(chain: NewsragChain) -> None:
+    answer = ask(chain, "How did Zelensky respond?")
+    assert answer.abstained and "none of them mentions “Zelensky”" in answer.answer
+
+
 def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragChain) -> None:
     answer = ask(chain, "What did the Port Calder Cyclists' Federation say about water rationing?")
     assert answer.abstained and answer.citations == []
