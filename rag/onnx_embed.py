@@ -175,6 +175,29 @@ def _export_fp32(model_path: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
+_CHILD = """
+import sys
+from pathlib import Path
+from newsrag.rag.onnx_embed import _export_fp32, _quiet
+with _quiet():
+    _export_fp32(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def _export_in_child(model_path: Path, target: Path) -> None:
+    """:func:`_export_fp32` in a child process: torch and transformers (about 300 MB) are loaded there
+    and freed with it, so a server that exports on its first start does not keep them."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(model_path), str(target)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"the exporting process exited with {done.returncode}")
+
+
 def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -201,7 +224,7 @@ def export(home: Path, model_path: Path, quantized: bool) -> Path:
         try:
             with _quiet():
                 if not export_ready(home, model_path, False):
-                    _export_fp32(model_path, fp32)
+                    _export_in_child(model_path, fp32)
                     fp32.with_suffix(".json").write_text(json.dumps(_manifest(model_path, False)), encoding="utf-8")
                 if quantized:
                     _quantize(fp32, target)

