@@ -8,7 +8,6 @@ sentences, validated) → Answer. Every citation is a span of a stored article, 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, cast
@@ -21,6 +20,7 @@ from langchain_core.runnables.config import run_in_executor
 from .embed import Embedder, make_embedder
 from .evidence import ChainInput, Evidence, Limits
 from .extractive import answerable, extractive_answer
+from .features import spells_outlet
 from .lexical import LexicalIndex, lexical_index
 from .models import Answer, AnswerChunk, Article, NewsragInput
 from .question import analyze, name_phrases
@@ -112,7 +112,9 @@ class NewsragChain(Runnable[Any, Answer]):
         sentences += self.store.sentences_by_id([sid for sid in extra if sid not in seen and sentence_article(sid) in articles])
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
-        ev = Evidence(inp, query, sections, candidates, articles, timings, index, unmentioned=self._unmentioned(query, articles))
+        ev = Evidence(
+            inp, query, sections, candidates, articles, timings, index, unmentioned=self._unmentioned(query, articles, index)
+        )
         if self.scorer is not None:
             rank_candidates(ev, self.scorer)
         timings["quotes_ms"] = (time.perf_counter() - t) * 1000
@@ -123,36 +125,33 @@ class NewsragChain(Runnable[Any, Answer]):
         """The sentences of the retrieved sections: spans and text from their articles, vectors from
         the store (only the vectors are fetched)."""
         spans = [
-            (f.chunk_id, articles[f.article_id], s)
+            (sentence_id(f.article_id, s.index), f.chunk_id, articles[f.article_id], s)
             for f in sections
             if f.article_id in articles
             for s in articles[f.article_id].sentences
             if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
         ]
-        vectors = self.store.sentence_vectors([sentence_id(a.id, s.index) for _, a, s in spans])
+        vectors = self.store.sentence_vectors([sid for sid, *_ in spans])
         return [
             SentenceRecord(sid, a.id, chunk_id, s.section, s.index, s.start, s.end, a.text[s.start : s.end], vectors[sid])
-            for chunk_id, a, s in spans
-            if (sid := sentence_id(a.id, s.index)) in vectors
+            for sid, chunk_id, a, s in spans
+            if sid in vectors
         ]
 
-    def _unmentioned(self, query: str, articles: dict[str, Article]) -> str | None:
+    def _unmentioned(self, query: str, articles: dict[str, Article], index: LexicalIndex) -> str | None:
         """The first name of two words or more in ``query`` that no stored article prints: not the
         retrieved ones, and not the sections that the lexical index finds for the name's words (a word
         the corpus never uses settles it at once). Outlets are named by their domain, not in text."""
-        index = self.index()
-        outlets = {re.sub(r"[^a-z]", "", s.split(".")[0]) for s in index.source_set}
-        texts = [f"{a.title}\n{a.text}".replace("’", "'").lower() for a in articles.values()]
+        texts = [_plain(f"{a.title}\n{a.text}") for a in articles.values()]
         for name in name_phrases(analyze(query)):
-            key = re.sub(r"[^a-z]", "", name.lower())
-            if {key, "the" + key, key.removeprefix("the")} & outlets:
+            if any(spells_outlet(name, source) for source in index.source_set):
                 continue
-            plain = name.replace("’", "'").lower()
+            plain = _plain(name)
             if any(plain in t for t in texts):
                 continue
             if all(index.known(t) for t in tokens(name)):
                 hits = self.store.sections_by_id([cid for cid, _ in index.search(name, NAME_SECTIONS)])
-                if any(plain in h.text.replace("’", "'").lower() for h in hits.values()):
+                if any(plain in _plain(h.text) for h in hits.values()):
                     continue
             return name
         return None
@@ -313,6 +312,11 @@ class NewsragChain(Runnable[Any, Answer]):
             **kwargs,
         }
         return RunnableWithMessageHistory(with_message, get_session_history, **options)
+
+
+def _plain(text: str) -> str:
+    """Text compared as printed: lower case, one kind of apostrophe."""
+    return text.replace("’", "'").lower()
 
 
 def _added(inputs: Iterator[Any]) -> Any:

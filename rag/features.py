@@ -22,7 +22,7 @@ from .quote import Candidate, coverage
 from .retrieve import Fused
 from .text import content_words, tokens
 
-__all__ = ["CANDIDATE_FEATURES", "QUESTION_FEATURES", "candidate_features", "question_features", "Context"]
+__all__ = ["CANDIDATE_FEATURES", "QUESTION_FEATURES", "candidate_features", "question_features", "Context", "spells_outlet"]
 
 CANDIDATE_FEATURES = (
     "dense",  # cosine of question and sentence (embedded with its headline)
@@ -107,15 +107,14 @@ class Context:
 
 def outlets_named(info: QuestionInfo, sources: set[str]) -> set[str]:
     """Outlet domains (of ``sources``) that a name in the question spells: "Northern Wire" -> northernwire.example."""
-    out = set()
-    for name in info.names:
-        key = re.sub(r"[^a-z0-9]", "", name.lower())
-        for variant in (key, key.removeprefix("the")):
-            for source in sources:
-                head = re.sub(r"[^a-z0-9]", "", source.split(".")[0])
-                if len(variant) >= 5 and (head == variant or head == "the" + variant):
-                    out.add(source)
-    return out
+    return {source for name in info.names for source in sources if spells_outlet(name, source)}
+
+
+def spells_outlet(name: str, source: str) -> bool:
+    """Whether ``name`` spells the outlet domain ``source``: "The Ledger" -> theledger.example."""
+    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    head = re.sub(r"[^a-z0-9]", "", source.split(".")[0])
+    return any(len(v) >= 5 and head in (v, "the" + v) for v in (key, key.removeprefix("the")))
 
 
 def _date_signal(info: QuestionInfo, article: Article, section_text: str) -> float:
@@ -305,14 +304,13 @@ def _quote_speaker(ctx: Context, quoted: list[str]) -> float:
     the share of the question's name words within two sentences of it (the speaker is named there).
     "Why did X say 'a late frigate is better than no frigate'?" when the article gives the line to Y
     scores low. 1.0 when no sentence holds most of the quoted words."""
+    phrases = [w for w in (content_words(p) for p in quoted) if w]
     best, where = 0.0, None
-    for phrase in quoted:
-        words = content_words(phrase)
-        if not words:
-            continue
-        for aid, a in ctx.articles.items():
-            for s in a.sentences:
-                share = len(words & content_words(a.text[s.start : s.end])) / len(words)
+    for aid, a in ctx.articles.items():
+        for s in a.sentences:
+            held = content_words(a.text[s.start : s.end])
+            for words in phrases:
+                share = len(words & held) / len(words)
                 if share > best:
                     best, where = share, (aid, s.index)
     if where is None or best < 0.6:

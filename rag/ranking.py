@@ -31,14 +31,9 @@ _KIND_WORDS = {
 
 def rank_candidates(ev: Evidence, scorer: Scorer) -> None:
     """Score ``ev.candidates`` with the quote model (best first) and keep the features on ``ev``."""
-    info = analyze(ev.query)
-    sources = set(ev.index.source_set)
-    ctx = Context(info, ev.articles, ev.sections, ev.index, outlets_named(info, sources))
-    ev.context = ctx
+    feats = _read(ev)
     if not ev.candidates:
-        ev.features = np.zeros((0, len(CANDIDATE_FEATURES)))
         return
-    feats = candidate_features(ctx, ev.candidates)
     probs = scorer.quote(feats)
     for c, p in zip(ev.candidates, probs, strict=True):
         c.score = float(p)
@@ -51,10 +46,17 @@ def explain(ev: Evidence) -> str | None:
     """:func:`abstain_reason` for evidence that no learned scorer ranked: the question is read and the
     candidates' features computed (their scores and order stay as they are)."""
     if ev.context is None:
-        info = analyze(ev.query)
-        ev.context = Context(info, ev.articles, ev.sections, ev.index, outlets_named(info, set(ev.index.source_set)))
-        ev.features = candidate_features(ev.context, ev.candidates) if ev.candidates else np.zeros((0, len(CANDIDATE_FEATURES)))
+        _read(ev)
     return abstain_reason(ev)
+
+
+def _read(ev: Evidence) -> np.ndarray:
+    """Read the question (``ev.context``) and compute its candidates' features (``ev.features``, in
+    candidate order), and return them."""
+    info = analyze(ev.query)
+    ev.context = Context(info, ev.articles, ev.sections, ev.index, outlets_named(info, set(ev.index.source_set)))
+    ev.features = candidate_features(ev.context, ev.candidates) if ev.candidates else np.zeros((0, len(CANDIDATE_FEATURES)))
+    return ev.features
 
 
 def answerable_probability(ev: Evidence, scorer: Scorer) -> float:

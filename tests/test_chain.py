@@ -103,9 +103,10 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
     # a title in front of a printed name is not part of it; an outlet is named by its domain, not in text
     assert not ask(chain, "According to the Tidewater Chronicle, what did Mayor Odile Brannock order in Port Calder?").abstained
     # a name the retrieved articles do not print is looked for in the sections the lexical index finds for it
-    assert chain._unmentioned("Did Odile Brannock speak?", {}) is None
-    assert chain._unmentioned("Did Odile Brannock-Smith speak?", {}) == "Odile Brannock-Smith"
-    assert chain._unmentioned("Did Brannock Odile speak?", {}) == "Brannock Odile"  # every word known, not as printed
+    index = chain.index()
+    assert chain._unmentioned("Did Odile Brannock speak?", {}, index) is None
+    assert chain._unmentioned("Did Odile Brannock-Smith speak?", {}, index) == "Odile Brannock-Smith"
+    assert chain._unmentioned("Did Brannock Odile speak?", {}, index) == "Brannock Odile"  # every word known, not as printed
 
 
 @pytest.mark.parametrize(
