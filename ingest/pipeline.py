@@ -319,6 +319,7 @@ def ingest_paths(
     # are once this process holds the store, so two ingests never race on the same article
     with store.exclusive("newsrag ingest"):
         store.check()
+        store.tune_search()
         plan = plan_ingest(paths, store.markers(), settings.max_file_bytes, prune=prune)
         report = IngestReport(results=plan.results)
         report.sections, report.sentences = apply_plan(plan, store, embedder, settings, progress=show)

@@ -43,7 +43,7 @@ def reindex(settings: Settings | None = None) -> int:
         for kind in KINDS:
             if f"{side}_{kind}" in names:
                 client.delete_collection(f"{side}_{kind}")
-        new = Store(handle, side, embedder.name, where)
+        new = Store(handle, side, embedder.name, where, ef_search=settings.hnsw_ef_search)
         new.set_dirty(True)
         write_articles(new, embedder, stream, settings.chunk_chars)
         new.set_dirty(False)

@@ -73,6 +73,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
+EF_SEARCH: int = Settings.model_fields["hnsw_ef_search"].default
 _CLIENTS: dict[str, _Handle] = {}
 _CLIENT_LOCK = threading.Lock()
 T = TypeVar("T")
@@ -299,12 +300,22 @@ def _stale(error: Exception) -> bool:
 class Store:
     """Reads and writes newsrag's records in one Chroma database."""
 
-    def __init__(self, client: Any, prefix: str, model: str, where: str, *, write_lock: WriteLock | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        prefix: str,
+        model: str,
+        where: str,
+        *,
+        write_lock: WriteLock | None = None,
+        ef_search: int = EF_SEARCH,
+    ) -> None:
         self._handle = client if isinstance(client, _Handle) else _Handle(None, client)
         self.prefix = prefix
         self.model = model
         self.where = where
         self.write_lock = write_lock
+        self.ef_search = ef_search
         self._cols: dict[str, Any] = {}
         self._cols_opened = self._handle.opened
         self._lock = threading.RLock()
@@ -370,7 +381,7 @@ class Store:
                 raise StoreError(f"collection {self._name(kind)!r} does not exist while reindex swaps it") from e
         return self.client.get_or_create_collection(
             self._name(kind),
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={"hnsw": {"space": "cosine", "ef_search": self.ef_search}},
             metadata={"model": self.model, "schema": SCHEMA, "generation": 0},
             embedding_function=None,
         )
@@ -457,9 +468,19 @@ class Store:
         session that dies keeps the mark, and the next ingest sweeps what it left."""
         with self.exclusive(what):
             self.check()
+            self.tune_search()
             self.set_dirty(True)
             yield self
             self.set_dirty(False)
+
+    def tune_search(self) -> None:
+        """Give stores made before ``hnsw_ef_search`` existed (or with another value) the configured one. It
+        is a writer's job: readers never write the store."""
+        for kind in ("sections", "sentences"):
+            col = self._collection(kind)
+            hnsw = (getattr(col, "configuration", None) or {}).get("hnsw") or {}
+            if hnsw and hnsw.get("ef_search") != self.ef_search:
+                col.modify(configuration={"hnsw": {"ef_search": self.ef_search}})
 
     # -- writes ----------------------------------------------------------------------------------
     def _batch(self) -> int:
@@ -732,4 +753,11 @@ def make_store(settings: Settings | None = None, model: str | None = None) -> St
 
         model = make_embedder(settings).name
     where = settings.chroma_url or str(settings.chroma_path)
-    return Store(_handle_for(settings), settings.collection, model, where, write_lock=_write_lock(settings))
+    return Store(
+        _handle_for(settings),
+        settings.collection,
+        model,
+        where,
+        write_lock=_write_lock(settings),
+        ef_search=settings.hnsw_ef_search,
+    )

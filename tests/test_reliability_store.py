@@ -219,6 +219,29 @@ def test_store_version_moves_with_every_write_in_process(tmp_path: Path) -> None
     assert store.version() != v1 and not store.is_dirty()
 
 
+def test_the_vector_search_depth_is_set_on_new_stores_and_by_the_next_write_on_old_ones(tmp_path: Path) -> None:
+    """hnsw_ef_search reaches Chroma: a new store is made with it, and a store made with another value
+    (Chroma's default before the setting existed) takes it at its next write, not on a read."""
+
+    def depths(store: Any) -> list[int]:
+        return [store._collection(k).configuration["hnsw"]["ef_search"] for k in ("sections", "sentences")]
+
+    old = make_settings(tmp_path / "home", embedding_model="hash-384", hnsw_ef_search=100)
+    ingest_paths([CORPUS], old, embedder=HashEmbedder(), store=make_store(old, model="hash-384"))
+    assert depths(make_store(old, model="hash-384")) == [100, 100]
+
+    now = make_settings(tmp_path / "home", embedding_model="hash-384", hnsw_ef_search=300)
+    reader = make_store(now, model="hash-384")
+    reader.query_sections(HashEmbedder().encode(["borders"])[0], 3, None)
+    assert depths(make_store(now, model="hash-384")) == [100, 100]
+    ingest_paths([CORPUS], now, embedder=HashEmbedder(), store=reader)
+    assert depths(make_store(now, model="hash-384")) == [300, 300]
+
+    fresh = make_settings(tmp_path / "fresh", embedding_model="hash-384", hnsw_ef_search=250)
+    ingest_paths([CORPUS], fresh, embedder=HashEmbedder(), store=make_store(fresh, model="hash-384"))
+    assert depths(make_store(fresh, model="hash-384")) == [250, 250]
+
+
 def test_the_write_lock_refuses_after_its_timeout_in_process(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home", embedding_model="hash-384", write_lock_timeout=0.5)
     store = make_store(settings, model="hash-384")
