@@ -15,6 +15,7 @@ from .quote import QuoteParams, merge, select
 from .ranking import abstain_reason, answerable_probability, explain
 from .rewrite import unmentioned_topic
 from .scorer import Scorer
+from .support import unsupported
 
 __all__ = ["answerable", "extractive_answer", "LEARNED"]
 
@@ -39,6 +40,9 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
     if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
         what = "an amount of money" if kind == "money" else "a number"
         return False, f"no relevant passage gives {what}"
+    reason = unsupported(ev.query, ev.candidates, ev.articles, ev.index, threshold)
+    if reason:
+        return False, reason
     return True, None
 
 

@@ -22,7 +22,15 @@ from .quote import Candidate, coverage
 from .retrieve import Fused
 from .text import content_words, tokens
 
-__all__ = ["CANDIDATE_FEATURES", "QUESTION_FEATURES", "candidate_features", "question_features", "Context", "spells_outlet"]
+__all__ = [
+    "CANDIDATE_FEATURES",
+    "QUESTION_FEATURES",
+    "candidate_features",
+    "question_features",
+    "Context",
+    "quoted_in",
+    "spells_outlet",
+]
 
 CANDIDATE_FEATURES = (
     "dense",  # cosine of question and sentence (embedded with its headline)
@@ -83,7 +91,14 @@ _LATEST = re.compile(
     r"\b(now|latest|current(ly)?|final(ly)?|so far|revised|updated|later|eventually|in the end|ultimately|still)\b", re.I
 )
 _BM25_K1, _BM25_B, _BM25_AVG = 1.2, 0.75, 20.0
+
+
 #: Words the question quotes: "..." or “...”, or '...' (not an apostrophe: no letter outside the marks).
+def quoted_in(text: str) -> list[str]:
+    """Words a question quotes (8 to 300 characters between double or single quotation marks)."""
+    return [a or b for a, b in _QUOTED.findall(text)]
+
+
 _QUOTED = re.compile(r"[\"“]([^\"“”]{8,300})[\"”]|(?<!\w)'([^']{8,300})'(?!\w)")
 
 
@@ -268,7 +283,7 @@ def question_features(ctx: Context, cands: Sequence[Candidate], feats: np.ndarra
     )
     date_col = CANDIDATE_FEATURES.index("date")
     date_top = float(feats[order[:3], date_col].max()) if len(order) else 0.0
-    quoted = [a or b for a, b in _QUOTED.findall(info.text)]
+    quoted = quoted_in(info.text)
     speaker = _quote_speaker(ctx, quoted) if quoted and info.name_terms else 1.0
     return np.asarray(
         [

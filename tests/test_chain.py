@@ -110,6 +110,42 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
 
 
 @pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # the words are Vandermeer's, not Osterhout's
+        ("Why did Lena Osterhout say 'Arbitration could take months'?", "do not attribute those words to “Lena Osterhout”"),
+        # every article on the swimming pools was published in 2024 or January 2025
+        (
+            "What did Mayor Brannock say about swimming pools on 3 February 2025?",
+            "the passages on this come from articles published before 3 February 2025",
+        ),
+        # Osterhout speaks in the rationing story, Salcott scores in the football final
+        ("What did Lena Osterhout say in Salcott?", "no passage on this mentions “Lena Osterhout” and “Salcott” together"),
+    ],
+)
+def test_a_question_the_passages_do_not_support_is_an_abstention_that_says_why(
+    chain: NewsragChain, question: str, reason: str
+) -> None:
+    answer = ask(chain, question)
+    assert answer.abstained and answer.citations == [], answer.answer
+    assert reason in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Why did Priya Vandermeer say 'Arbitration could take months'?", "Arbitration could take months"),
+        ("What did Mayor Brannock say about swimming pools on 3 February 2024?", "swimming pools"),
+        ("What did Lena Osterhout say about Ferrin's Gap?", "Ferrin’s Gap"),
+    ],
+)
+def test_the_same_questions_asked_right_are_answered(chain: NewsragChain, question: str, expected: str) -> None:
+    answer = ask(chain, question)
+    assert not answer.abstained, answer.answer
+    assert any(expected in c.quote for c in answer.citations), [c.quote for c in answer.citations]
+
+
+@pytest.mark.parametrize(
     ("question", "expected"),
     [
         ("Did he say anything about troops?", "forces"),

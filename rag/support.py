@@ -1,0 +1,139 @@
+"""Whether the passages newsrag would quote support what the question takes for granted.
+
+Near-topic questions that no article answers share their topic with the news, so relevance alone does
+not tell them apart ("What did Varga-Lund say at the Tessaly summit?" when she spoke in Hollin; "Why did
+the finance minister call the deal 'a gift to Ostrelia'?" when the opposition leader said it). Three
+checks, each a reason a reader can verify in the articles:
+
+* **a date after the reporting**: the question names a day, and every quotable passage comes from an
+  article published before it;
+* **quoted words said by someone else**: the question quotes words (or "said that ...") and names a
+  person, the retrieved articles print the words, and never with that person in the sentence or the one
+  before;
+* **names apart**: the question names people, places or events, and no quotable passage has them all
+  within its neighbourhood (its article's title, and two sentences before to one after: the speaker, the
+  event).
+
+Calibrated on the news dev split only (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .features import quoted_in, spells_outlet
+from .lexical import LexicalIndex
+from .models import Article
+from .question import analyze, dates_in
+from .quote import PARAMS, Candidate, coverage
+from .text import content_words, tokens
+
+__all__ = ["unsupported", "current_turn"]
+
+#: share of a name's (idf-weighted) words a passage must hold to count as naming it
+NAME_COVER = 0.5
+#: sentences before and after a quotable one where its speaker or event is named
+BEFORE, AFTER = 2, 1
+#: share of quoted words a sentence must hold to be where they are printed (quoted / "said that" words)
+QUOTED_SHARE, CLAUSE_SHARE = 0.8, 0.6
+_SAID_THAT = re.compile(
+    r"\b(?:say|said|tell|told|argue|argued|claim|claimed|mean|warn|warned)\b[^?]*?\bthat\s+([^?]{12,300})", re.I
+)
+_RESTATED = re.compile(r"\s*\([^()]*\)\s*$")
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def current_turn(query: str) -> str:
+    """The question without the earlier turn that a follow-up's restatement appends in parentheses."""
+    return _RESTATED.sub("", query) or query
+
+
+Names = list[tuple[str, set[str]]]
+
+
+def unsupported(
+    query: str, candidates: list[Candidate], articles: dict[str, Article], index: LexicalIndex, threshold: float
+) -> str | None:
+    """Why the quotable passages do not answer ``query`` (None when nothing is amiss)."""
+    if not candidates:
+        return None
+    best = candidates[0].score
+    pool = [c for c in candidates if c.score >= max(threshold, best - PARAMS.margin)]
+    turn = current_turn(query)
+    names = _names(turn, index)
+    return (
+        _after_reporting(turn, pool, articles)
+        or _said_by_another(turn, names, articles, index)
+        or _apart(names, pool, articles, index)
+    )
+
+
+def _names(turn: str, index: LexicalIndex) -> Names:
+    """The question's names with their words the corpus uses (a word it never uses is the unprinted-name
+    check's business); outlets are left out (they are named by their domain, not in the text), and so is
+    a one-word name that is only capitalised because it opens the question."""
+    words = turn.split()
+    opener = words[0].strip("?,.!") if words else ""
+    out = []
+    for name in analyze(turn).names:
+        if name == opener or any(spells_outlet(name, source) for source in index.source_set):
+            continue
+        terms = {t for t in tokens(name) if index.known(t)}
+        if terms:
+            out.append((_POSSESSIVE.sub("", name), terms))
+    return out
+
+
+def _after_reporting(turn: str, pool: list[Candidate], articles: dict[str, Article]) -> str | None:
+    days = dates_in(turn)
+    if not days:
+        return None
+    day = min(days)
+    dated = [articles[c.record.article_id].date for c in pool if c.record.article_id in articles]
+    if not dated or any(d is None or d >= day for d in dated):
+        return None
+    return f"the passages on this come from articles published before {_day(day)}"
+
+
+def _said_by_another(turn: str, names: Names, articles: dict[str, Article], index: LexicalIndex) -> str | None:
+    if not names:
+        return None
+    phrases = [(content_words(q), QUOTED_SHARE) for q in quoted_in(turn)]
+    phrases += [(content_words(m.group(1)), CLAUSE_SHARE) for m in _SAID_THAT.finditer(turn)]
+    phrases = [(words, share) for words, share in phrases if len(words) >= 3 or (words and share == QUOTED_SHARE)]
+    if not phrases:
+        return None
+    terms = set().union(*(t for _, t in names))
+    printed = False
+    for a in articles.values():
+        for s in a.sentences:
+            held = content_words(a.text[s.start : s.end])
+            if not any(len(words & held) >= share * len(words) for words, share in phrases):
+                continue
+            printed = True
+            start = a.sentences[max(s.index - 1, 0)].start
+            if coverage(terms, content_words(a.text[start : s.end]), index) >= NAME_COVER:
+                return None
+    return f"the articles do not attribute those words to “{names[0][0]}”" if printed else None
+
+
+def _apart(names: Names, pool: list[Candidate], articles: dict[str, Article], index: LexicalIndex) -> str | None:
+    if not names:
+        return None
+    for c in pool:
+        a = articles.get(c.record.article_id)
+        if a is None or not a.sentences:
+            continue
+        i = c.record.index
+        lo, hi = a.sentences[max(i - BEFORE, 0)], a.sentences[min(i + AFTER, len(a.sentences) - 1)]
+        near = content_words(f"{a.title}\n{a.text[lo.start : hi.end]}")
+        if all(coverage(terms, near, index) >= NAME_COVER for _, terms in names):
+            return None
+    quoted = [f"“{name}”" for name, _ in names[:3]]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    return f"no passage on this mentions {listed}" + (" together" if len(names) > 1 else "")
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
