@@ -28,7 +28,7 @@ from .quote import score_sentences
 from .ranking import rank_candidates
 from .records import SentenceRecord, sentence_article, sentence_id
 from .retrieve import SENTENCE_DEPTH, Fused, nearest_sentences, retrieve
-from .rewrite import rewrite
+from .rewrite import current_turn, rewrite
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
 from .store import Store, make_store
@@ -98,8 +98,10 @@ class NewsragChain(Runnable[Any, Answer]):
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         query = self._restate(inp, config)
+        turn = current_turn(query, inp.history)
         t = time.perf_counter()
-        qvec = np.asarray(self.embedder.encode([query])[0], dtype=np.float32)
+        vectors = np.asarray(self.embedder.encode([query] if turn == query else [query, turn]), dtype=np.float32)
+        qvec = vectors[0]
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
         index = self.index()
         sections = retrieve(self.store, index, qvec, query, inp.filters, inp.k, timings)
@@ -112,6 +114,12 @@ class NewsragChain(Runnable[Any, Answer]):
         sentences += self.store.sentences_by_id([sid for sid in extra if sid not in seen and sentence_article(sid) in articles])
         headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
+        if turn != query:
+            # a follow-up searched beside its earlier turn: what it asks now weighs as much as the topic
+            own = {c.record.id: c.score for c in score_sentences(vectors[1], turn, sentences, sections, index, headlines)}
+            for c in candidates:
+                c.score = (c.score + own[c.record.id]) / 2
+            candidates.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
         ev = Evidence(
             inp, query, sections, candidates, articles, timings, index, unmentioned=self._unmentioned(query, articles, index)
         )

@@ -13,7 +13,7 @@ from .evidence import Evidence, make_answer
 from .models import Answer
 from .quote import QuoteParams, merge, select
 from .ranking import abstain_reason, answerable_probability, explain
-from .rewrite import unmentioned_topic
+from .rewrite import current_turn, unmentioned_topic
 from .scorer import Scorer
 from .support import unsupported
 
@@ -40,7 +40,7 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
     if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
         what = "an amount of money" if kind == "money" else "a number"
         return False, f"no relevant passage gives {what}"
-    reason = unsupported(ev.query, ev.candidates, ev.articles, ev.index, threshold)
+    reason = unsupported(current_turn(ev.query, ev.inp.history), ev.candidates, ev.articles, ev.index, threshold)
     if reason:
         return False, reason
     return True, None

@@ -15,7 +15,7 @@ import re
 from .question import MONTH_NAMES
 from .text import STOPWORDS, tokens
 
-__all__ = ["rewrite", "subject_of", "unmentioned_topic", "WINDOW", "MAX_TURNS"]
+__all__ = ["current_turn", "rewrite", "subject_of", "unmentioned_topic", "WINDOW", "MAX_TURNS"]
 
 #: Characters of a turn the patterns look at: its first WINDOW for the subject, its last WINDOW for the topic.
 WINDOW = 300
@@ -97,6 +97,9 @@ def _tail(text: str) -> str:
     return text[-WINDOW:]
 
 
+_RESTATED = re.compile(r"\s*\([^()]*\)\s*$")
+
+
 def _names(question: str) -> list[str]:
     """Capitalised words after the first word (the first is capitalised anyway)."""
     words = _head(question).split()[1:]
@@ -129,6 +132,12 @@ def _resolve(question: str, previous: str | None) -> str:
     if subject and len(words) < 2 and not set(tokens(subject)) & set(words):
         return f"{question.rstrip()} ({subject})"
     return question
+
+
+def current_turn(restated: str, history: list[str] | None) -> str:
+    """``restated`` without the earlier turn that :func:`rewrite` appends in parentheses to a follow-up
+    it cannot resolve ("When does it end? (How long is the rail strike?)"); unchanged without history."""
+    return (_RESTATED.sub("", restated) or restated) if history else restated
 
 
 def rewrite(question: str, history: list[str] | None) -> str:

@@ -29,7 +29,7 @@ from .question import analyze, dates_in
 from .quote import PARAMS, Candidate, coverage
 from .text import content_words, tokens
 
-__all__ = ["unsupported", "current_turn"]
+__all__ = ["unsupported"]
 
 #: share of a name's (idf-weighted) words a passage must hold to count as naming it
 NAME_COVER = 0.5
@@ -40,27 +40,21 @@ QUOTED_SHARE, CLAUSE_SHARE = 0.8, 0.6
 _SAID_THAT = re.compile(
     r"\b(?:say|said|tell|told|argue|argued|claim|claimed|mean|warn|warned)\b[^?]*?\bthat\s+([^?]{12,300})", re.I
 )
-_RESTATED = re.compile(r"\s*\([^()]*\)\s*$")
 _POSSESSIVE = re.compile(r"['’]s?$")
-
-
-def current_turn(query: str) -> str:
-    """The question without the earlier turn that a follow-up's restatement appends in parentheses."""
-    return _RESTATED.sub("", query) or query
 
 
 Names = list[tuple[str, set[str]]]
 
 
 def unsupported(
-    query: str, candidates: list[Candidate], articles: dict[str, Article], index: LexicalIndex, threshold: float
+    turn: str, candidates: list[Candidate], articles: dict[str, Article], index: LexicalIndex, threshold: float
 ) -> str | None:
-    """Why the quotable passages do not answer ``query`` (None when nothing is amiss)."""
+    """Why the quotable passages do not answer the question ``turn`` (the current turn of a follow-up:
+    names only an earlier turn used are not asked about) (None when nothing is amiss)."""
     if not candidates:
         return None
     best = candidates[0].score
     pool = [c for c in candidates if c.score >= max(threshold, best - PARAMS.margin)]
-    turn = current_turn(query)
     names = _names(turn, index)
     return (
         _after_reporting(turn, pool, articles)

@@ -14,6 +14,7 @@ from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import QueryError
 from newsrag.rag.models import Answer, AnswerChunk
+from newsrag.rag.rewrite import current_turn
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -158,6 +159,28 @@ def test_follow_ups_retrieve_as_if_the_subject_were_restated(chain: NewsragChain
     assert not answer.abstained
     assert any(expected in c.quote and c.title == SEED_TITLE for c in answer.citations), answer.answer
     assert chain.invoke({"question": question}).rewritten_question is None
+
+
+@pytest.mark.parametrize(
+    ("earlier", "question", "first"),
+    [
+        ("Why did Port Calder introduce water rationing?", "What does the daily cap allow?", "180 litres per household"),
+        ("How long is the rail strike?", "What did the workers get in the end?", "backed the deal"),
+    ],
+)
+def test_a_follow_up_searched_beside_its_earlier_turn_quotes_what_it_asks_first(
+    chain: NewsragChain, earlier: str, question: str, first: str
+) -> None:
+    """The earlier turn finds the story; the sentences are ranked by what the follow-up asks as much as by
+    the story (scored against the whole restatement alone, [1] was the story's opening both times)."""
+    answer = ask(chain, question, history=[earlier])
+    assert answer.rewritten_question == f"{question} ({earlier})"
+    assert answer.citations and first in answer.citations[0].quote, [c.quote for c in answer.citations]
+
+
+def test_the_current_turn_of_a_restated_follow_up() -> None:
+    assert current_turn("When was it called? (How long is the strike?)", ["How long is the strike?"]) == "When was it called?"
+    assert current_turn("What did Hegseth say (in Brussels)?", None) == "What did Hegseth say (in Brussels)?"
 
 
 def test_date_filters_apply_to_dense_and_lexical_search(chain: NewsragChain) -> None:
