@@ -35,6 +35,9 @@ class QuoteParams:
 
 
 PARAMS = QuoteParams()
+#: the best quotes whose next sentence joins them when it opens with a quotation mark
+LEAD_INS = 2
+_OPENING_QUOTES = '"“‘«„'
 
 
 @dataclass
@@ -152,11 +155,13 @@ def neighbours(
     chosen: list[Candidate], cands: list[Candidate], floor: float, params: QuoteParams = PARAMS, room: _Room | None = None
 ) -> list[Candidate]:
     """Sentences right before or after a chosen one, in the same section, nearly as relevant: they extend
-    that quote (merged by :func:`merge`) instead of becoming citations of their own."""
+    that quote (merged by :func:`merge`) instead of becoming citations of their own. After one of the
+    two best quotes, a sentence that opens with a quotation mark joins whatever its score: it holds the
+    words that quote's lead-in announces ("Asked about the cost, the minister was blunt." "...")."""
     at = {(c.record.article_id, c.record.index): c for c in cands}
     taken = {(c.record.article_id, c.record.index) for c in chosen}
     extra: list[Candidate] = []
-    for c in chosen:
+    for rank, c in enumerate(chosen):
         for step in (-1, 1):
             key = (c.record.article_id, c.record.index + step)
             n = at.get(key)
@@ -164,7 +169,10 @@ def neighbours(
                 n is not None
                 and key not in taken
                 and n.record.section == c.record.section
-                and n.score >= max(floor, c.score - params.neighbour_margin)
+                and (
+                    n.score >= max(floor, c.score - params.neighbour_margin)
+                    or (step == 1 and rank < LEAD_INS and n.record.text.lstrip()[:1] in _OPENING_QUOTES)
+                )
                 and (room is None or room.take(n))
             ):
                 taken.add(key)

@@ -175,6 +175,15 @@ def test_the_current_turn_of_a_restated_follow_up() -> None:
     assert current_turn("What did Hegseth say (in Brussels)?", None) == "What did Hegseth say (in Brussels)?"
 
 
+def test_a_lead_in_quote_carries_the_words_it_announces(chain: NewsragChain) -> None:
+    """The sentence after the best quote opens with a quotation mark: it joins the quote, however little
+    it shares with the question (without the rule the quote stopped at the lead-in)."""
+    answer = ask(chain, "What did Lena Osterhout say about her orchard?")
+    assert answer.citations, answer.answer
+    quote = answer.citations[0].quote
+    assert "lost about a fifth of its fruit" in quote and "“If they take our water, they take our living,”" in quote
+
+
 def test_date_filters_apply_to_dense_and_lexical_search(chain: NewsragChain) -> None:
     answer = ask(chain, BORDERS, filters={"since": "2025-03-01"})
     assert all(c.title != SEED_TITLE for c in answer.citations)
