@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["expected_type", "satisfies"]
+__all__ = ["MONEY", "expected_type", "satisfies"]
 
 _MONEY_Q = re.compile(
     r"\bhow\s+much\b.*\b(cost|costs|pay|paid|pays|charge|charged|price|priced|worth|fine|fined|earn|earns|spend|spent|raise|raised|owe)\b"
@@ -13,9 +13,11 @@ _MONEY_Q = re.compile(
     re.I,
 )
 _COUNT_Q = re.compile(r"\bhow\s+many\b", re.I)
-_MONEY = re.compile(
-    r"[$€£¥]\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?"
-    r"(?:dollars?|euros?|pounds?|cents?|crowns?|francs?|yen|USD|EUR|GBP)\b",
+#: an amount of money: a currency sign or code before a number, or a currency's name or code after one
+MONEY = re.compile(
+    r"[$€£¥₹₩₽]\s?\d|\b(?:USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?"
+    r"(?:dollars?|euros?|pounds?|cents?|pence|crowns?|kronor|krona|kroner|krone|francs?|yen|yuan|renminbi|rupees?|"
+    r"pesos?|roubles?|rubles?|lira|zloty|shekels?|dirhams?|riyals?|USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\b",
     re.I,
 )
 _NUMBER = re.compile(
@@ -35,7 +37,7 @@ def expected_type(question: str) -> str | None:
 
 def satisfies(text: str, kind: str | None) -> bool:
     if kind == "money":
-        return bool(_MONEY.search(text))
+        return bool(MONEY.search(text))
     if kind == "number":
         return bool(_NUMBER.search(text))
     return True

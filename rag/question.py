@@ -11,6 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from .answertype import MONEY
 from .text import STOPWORDS, tokens
 
 __all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "name_phrases", "ANSWER_KINDS", "MONTH_NAMES"]
@@ -73,10 +74,6 @@ _MONTH_TERMS = frozenset(_MONTHS) | {"march", "may"}
 #: Question words the lexical side counts as content but that say nothing about the topic.
 _VAGUE = frozenset({"much", "many", "accord", "according", "exactly", "actually", "specifically", "kind", "sort"})
 _HAS_PERCENT = re.compile(r"\d\s?%|\bper\s?cent\b|\bpercent", re.I)
-_HAS_MONEY = re.compile(
-    r"[$€£¥]\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?(?:kronor|krona|dollars?|euros?|pounds?)\b",
-    re.I,
-)
 _HAS_NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
     r"thousand|million|billion|dozen|dozens|hundreds|thousands|half|quarter|third)\b",
@@ -194,7 +191,7 @@ def answer_kind_met(text: str, kind: str | None) -> bool:
     if kind == "percent":
         return bool(_HAS_PERCENT.search(text))
     if kind == "amount":
-        return bool(_HAS_MONEY.search(text) or _HAS_PERCENT.search(text))
+        return bool(MONEY.search(text) or _HAS_PERCENT.search(text))
     if kind == "number":
         return bool(_HAS_NUMBER.search(text))
     if kind == "time":
