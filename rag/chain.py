@@ -17,12 +17,14 @@ from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackMa
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 
+from .dates import iso_date
 from .embed import Embedder, make_embedder
 from .evidence import ChainInput, Evidence, Limits
 from .extractive import answerable, extractive_answer
 from .features import spells_outlet
 from .lexical import LexicalIndex, lexical_index
 from .models import Answer, AnswerChunk, Article, NewsragInput
+from .pins import EXTRA_SECTIONS, Pins
 from .question import analyze, name_phrases
 from .quote import score_sentences
 from .ranking import rank_candidates
@@ -32,6 +34,7 @@ from .rewrite import current_turn, rewrite
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
 from .store import Store, make_store
+from .support import unreported as unreported_day
 from .text import tokens
 
 if TYPE_CHECKING:
@@ -105,6 +108,14 @@ class NewsragChain(Runnable[Any, Answer]):
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
         index = self.index()
         sections = retrieve(self.store, index, qvec, query, inp.filters, inp.k, timings)
+        dates = [d for d in (iso_date(f.meta.get("date"), "stored date") for f in sections) if d]
+        pins = Pins.read(turn, index.source_set, max(dates) if dates else None)
+        have = {f.chunk_id for f in sections}
+        for pinned in pins.searches(inp.filters):
+            for f in retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS):
+                if f.chunk_id not in have:
+                    sections.append(f)
+                    have.add(f.chunk_id)
         t = time.perf_counter()
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
         wanted = {f.article_id for f in sections} | {sentence_article(sid) for sid in extra}
@@ -120,8 +131,18 @@ class NewsragChain(Runnable[Any, Answer]):
             for c in candidates:
                 c.score = (c.score + own[c.record.id]) / 2
             candidates.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
+        unreported = unreported_day(turn, candidates, articles, self.settings.abstain_threshold)
+        pins.prefer(candidates, articles)
         ev = Evidence(
-            inp, query, sections, candidates, articles, timings, index, unmentioned=self._unmentioned(query, articles, index)
+            inp,
+            query,
+            sections,
+            candidates,
+            articles,
+            timings,
+            index,
+            unmentioned=self._unmentioned(query, articles, index),
+            unreported=unreported,
         )
         if self.scorer is not None:
             rank_candidates(ev, self.scorer)

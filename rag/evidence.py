@@ -180,6 +180,9 @@ class Evidence:
     features: np.ndarray | None = None
     #: a name the question uses that no stored article prints ("Veldhaven Cyclists' Federation")
     unmentioned: str | None = None
+    #: why the passages cannot report the day the question names (all published before it), read before
+    #: the chain preferred that day's articles
+    unreported: str | None = None
 
     @property
     def retrieved(self) -> list[Retrieved]:

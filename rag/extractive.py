@@ -40,7 +40,7 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
     if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
         what = "an amount of money" if kind == "money" else "a number"
         return False, f"no relevant passage gives {what}"
-    reason = unsupported(current_turn(ev.query, ev.inp.history), ev.candidates, ev.articles, ev.index, threshold)
+    reason = ev.unreported or unsupported(current_turn(ev.query, ev.inp.history), ev.candidates, ev.articles, ev.index, threshold)
     if reason:
         return False, reason
     return True, None

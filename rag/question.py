@@ -113,8 +113,11 @@ class QuestionInfo:
         return set(self.terms) - self.name_terms - _MONTH_TERMS - dated - _VAGUE
 
 
-def dates_in(text: str, year: int = 2026) -> list[dt.date]:
-    """Days named in the text ("March 12", "12 March 2026", "2026-03-12"); the year defaults to ``year``."""
+def dates_in(text: str, year: int = 2026, near: dt.date | None = None) -> list[dt.date]:
+    """Days named in the text ("March 12", "12 March 2026", "2026-03-12"). A day without its year is read
+    in the year that puts it nearest to ``near`` (a news question's "March 12" is the one of the story
+    its articles report: 12 March 2025 beside an article of 20 January 2025, 30 December 2024 beside one
+    of 5 January 2025); without ``near``, in ``year``."""
     out: list[dt.date] = []
     for m in _ISO.finditer(text):
         try:
@@ -127,7 +130,11 @@ def dates_in(text: str, year: int = 2026) -> list[dt.date]:
             if month is None:
                 continue
             try:
-                out.append(dt.date(int(m.group(year_group) or year), month, int(m.group(day_group))))
+                if m.group(year_group) or near is None:
+                    out.append(dt.date(int(m.group(year_group) or year), month, int(m.group(day_group))))
+                else:
+                    days = [dt.date(y, month, int(m.group(day_group))) for y in (near.year - 1, near.year, near.year + 1)]
+                    out.append(min(days, key=lambda d: abs((d - near).days)))
             except ValueError:
                 continue
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .evidence import Evidence
-from .features import CANDIDATE_FEATURES, Context, candidate_features, outlets_named, question_features
+from .features import CANDIDATE_FEATURES, Context, candidate_features, outlets_named, question_features, spells_outlet
 from .question import analyze
 from .quote import coverage
 from .scorer import Scorer
@@ -75,6 +75,8 @@ def abstain_reason(ev: Evidence) -> str | None:
     info = ctx.info
     words = ctx.all_words()
     for name in info.names:
+        if any(spells_outlet(name, source) for source in ctx.index.source_set):
+            continue  # an outlet is named by its domain, not in the text
         terms = set(tokens(name))
         if terms and coverage(terms, words, ctx.index) < 0.5:
             return f"none of them mentions “{name}”"

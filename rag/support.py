@@ -19,7 +19,6 @@ Calibrated on the news dev split only (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from .features import quoted_in, spells_outlet
@@ -29,7 +28,7 @@ from .question import analyze, dates_in
 from .quote import PARAMS, Candidate, coverage
 from .text import content_words, tokens
 
-__all__ = ["unsupported"]
+__all__ = ["unsupported", "unreported"]
 
 #: share of a name's (idf-weighted) words a passage must hold to count as naming it
 NAME_COVER = 0.5
@@ -50,17 +49,30 @@ def unsupported(
     turn: str, candidates: list[Candidate], articles: dict[str, Article], index: LexicalIndex, threshold: float
 ) -> str | None:
     """Why the quotable passages do not answer the question ``turn`` (the current turn of a follow-up:
-    names only an earlier turn used are not asked about) (None when nothing is amiss)."""
-    if not candidates:
-        return None
-    best = candidates[0].score
-    pool = [c for c in candidates if c.score >= max(threshold, best - PARAMS.margin)]
+    names only an earlier turn used are not asked about) (None when nothing is amiss). The date check is
+    :func:`unreported`, which reads the candidates before any preference for the named day."""
     names = _names(turn, index)
-    return (
-        _after_reporting(turn, pool, articles)
-        or _said_by_another(turn, names, articles, index)
-        or _apart(names, pool, articles, index)
-    )
+    return _said_by_another(turn, names, articles, index) or _apart(names, _quotable(candidates, threshold), articles, index)
+
+
+def unreported(turn: str, candidates: list[Candidate], articles: dict[str, Article], threshold: float) -> str | None:
+    """The question names a day, and every quotable passage comes from an article published before it."""
+    dated = [articles[c.record.article_id].date for c in _quotable(candidates, threshold) if c.record.article_id in articles]
+    known = [d for d in dated if d is not None]
+    days = dates_in(turn, near=max(known)) if known else []
+    if not days or len(known) < len(dated):
+        return None
+    day = min(days)
+    if any(d >= day for d in known):
+        return None
+    return f"the passages on this come from articles published before {day.day} {day:%B %Y}"
+
+
+def _quotable(candidates: list[Candidate], threshold: float) -> list[Candidate]:
+    if not candidates:
+        return []
+    best = candidates[0].score
+    return [c for c in candidates if c.score >= max(threshold, best - PARAMS.margin)]
 
 
 def _names(turn: str, index: LexicalIndex) -> Names:
@@ -77,17 +89,6 @@ def _names(turn: str, index: LexicalIndex) -> Names:
         if terms:
             out.append((_POSSESSIVE.sub("", name), terms))
     return out
-
-
-def _after_reporting(turn: str, pool: list[Candidate], articles: dict[str, Article]) -> str | None:
-    days = dates_in(turn)
-    if not days:
-        return None
-    day = min(days)
-    dated = [articles[c.record.article_id].date for c in pool if c.record.article_id in articles]
-    if not dated or any(d is None or d >= day for d in dated):
-        return None
-    return f"the passages on this come from articles published before {_day(day)}"
 
 
 def _said_by_another(turn: str, names: Names, articles: dict[str, Article], index: LexicalIndex) -> str | None:
@@ -127,7 +128,3 @@ def _apart(names: Names, pool: list[Candidate], articles: dict[str, Article], in
     quoted = [f"“{name}”" for name, _ in names[:3]]
     listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
     return f"no passage on this mentions {listed}" + (" together" if len(names) > 1 else "")
-
-
-def _day(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"

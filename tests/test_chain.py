@@ -4,6 +4,7 @@ invariant, abstention, follow-ups, filters, streaming, batch and async."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import QueryError
 from newsrag.rag.models import Answer, AnswerChunk
+from newsrag.rag.pins import Pins
+from newsrag.rag.question import dates_in
+from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import current_turn
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
@@ -182,6 +186,44 @@ def test_a_lead_in_quote_carries_the_words_it_announces(chain: NewsragChain) -> 
     assert answer.citations, answer.answer
     quote = answer.citations[0].quote
     assert "lost about a fifth of its fruit" in quote and "“If they take our water, they take our living,”" in quote
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "date"),
+    [
+        # the outlet it names (without the preference: the Harbor Gazette's report)
+        ("What did the Tidewater Chronicle report about Brannock and the swimming pools?", "tidewater-chronicle.example", None),
+        # the reports of the day it names (without: the strike's announcement of 2025-03-11)
+        ("What did the rail union say on April 23?", None, "2025-04-24"),
+        # the latest word (without: the announcement)
+        ("What is the latest on the rail strike?", None, "2025-04-24"),
+    ],
+)
+def test_what_a_question_pins_down_decides_its_first_quote(
+    chain: NewsragChain, question: str, source: str | None, date: str | None
+) -> None:
+    answer = ask(chain, question)
+    assert answer.citations, answer.answer
+    first = answer.citations[0]
+    assert source is None or first.source == source, answer.answer
+    assert date is None or (first.date is not None and first.date.isoformat() == date), answer.answer
+
+
+def test_a_day_named_without_its_year_is_read_in_the_year_of_its_story(chain: NewsragChain) -> None:
+    """The articles on the pools are of August 2024: "August 13" is 13 August 2024, which they report
+    (read as 13 August of this year, every article would be older, and the question abstained)."""
+    answer = ask(chain, "What did Brannock say about the swimming pools on August 13?")
+    assert not answer.abstained, answer.answer
+    assert dates_in("on August 13", near=dt.date(2024, 8, 15)) == [dt.date(2024, 8, 13)]
+    assert dates_in("on December 30", near=dt.date(2025, 1, 5)) == [dt.date(2024, 12, 30)]
+    assert dates_in("on 13 August 2023", near=dt.date(2025, 1, 5)) == [dt.date(2023, 8, 13)]
+
+
+def test_a_users_filters_take_precedence_over_what_the_question_pins() -> None:
+    pins = Pins.read("What did the Tidewater Chronicle say on April 23?", frozenset({"tidewater-chronicle.example"}), None)
+    assert pins.outlets == {"tidewater-chronicle.example"} and len(pins.days) == 1
+    assert len(pins.searches(Filters())) == 2
+    assert pins.searches(Filters(sources=("harbor-gazette.example",))) == []
 
 
 def test_date_filters_apply_to_dense_and_lexical_search(chain: NewsragChain) -> None:

@@ -1,0 +1,90 @@
+"""What a question pins down besides its topic, used as soft preferences (never as filters: a reader who
+misnames an outlet or a day still gets the story).
+
+* **an outlet** it names ("What did the Arvendal Post report ...?"): its sections are retrieved too, and
+  its sentences preferred;
+* **a day** it names ("... at the summit on 12 March?"): the sections of articles dated that day or up to
+  three days later (the reports of it) are retrieved too; sentences of articles dated up to two days
+  after it are preferred, and those of articles published before it (which cannot report it) demoted;
+* **the latest word** ("now", "in the end", "most recent"): newer articles' sentences are preferred, in
+  proportion to their date between the oldest and the newest candidate's.
+
+A user's own filters take precedence: with any filter set, no extra section is retrieved. The weights
+were chosen on the news dev split (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .features import spells_outlet
+from .models import Article
+from .question import analyze, dates_in
+from .quote import Candidate
+from .retrieve import Filters
+
+__all__ = ["Pins", "OUTLET_BONUS", "DAY_BONUS", "LATEST_BONUS"]
+
+OUTLET_BONUS = 0.15  #: added to the score of a sentence from the outlet the question names
+DAY_BONUS = 0.12  #: added for an article dated the named day to two days after, taken for one dated before it
+LATEST_BONUS = 0.15  #: added, scaled by recency, to the newest candidates' scores when the question asks for the latest
+EXTRA_SECTIONS = 3  #: sections retrieved per named outlet or day, beside the question's own
+REPORT_DAYS = 2  #: an article dated up to this many days after a named day reports it
+_LATEST = re.compile(
+    r"\b(now|latest|currently|final(ly)?|so far|revised|updated|eventually|in the end|most recent|newest)\b", re.I
+)
+_POSSESSIVE = re.compile(r"['’]s\b")
+
+
+@dataclass(frozen=True)
+class Pins:
+    outlets: frozenset[str] = frozenset()
+    days: tuple[dt.date, ...] = ()
+    latest: bool = False
+
+    @classmethod
+    def read(cls, turn: str, sources: frozenset[str], near: dt.date | None) -> Pins:
+        """The pins of a question's current turn; ``sources`` are the stored outlets (domains), ``near`` the
+        date of the newest retrieved article (a day named without its year is read in its story's year)."""
+        names = {part.strip() for name in analyze(turn).names for part in _POSSESSIVE.split(name)} - {""}
+        outlets = frozenset(s for s in sources for n in names if spells_outlet(n, s))
+        days = tuple(sorted(set(dates_in(turn, near=near))))[:2]
+        return cls(outlets, days, bool(_LATEST.search(turn)))
+
+    def __bool__(self) -> bool:
+        return bool(self.outlets or self.days or self.latest)
+
+    def searches(self, filters: Filters) -> list[Filters]:
+        """The extra section searches: one per named outlet and day, unless the user filtered."""
+        if filters != Filters():
+            return []
+        out = [Filters(sources=(s,)) for s in sorted(self.outlets)]
+        return out + [Filters(since=d, until=d + dt.timedelta(days=3)) for d in self.days]
+
+    def prefer(self, candidates: list[Candidate], articles: dict[str, Article]) -> None:
+        """Adjust the candidates' scores in place and re-sort them."""
+        if not self or not candidates:
+            return
+        dated = [d for d in (_date(c, articles) for c in candidates) if d]
+        oldest, newest = (min(dated).toordinal(), max(dated).toordinal()) if dated else (0, 0)
+        for c in candidates:
+            a = articles.get(c.record.article_id)
+            if a is None:
+                continue
+            if a.source in self.outlets:
+                c.score += OUTLET_BONUS
+            if self.days and a.date:
+                if any(0 <= (a.date - d).days <= REPORT_DAYS for d in self.days):
+                    c.score += DAY_BONUS
+                elif a.date < self.days[0]:
+                    c.score -= DAY_BONUS
+            if self.latest and a.date and newest > oldest:
+                c.score += LATEST_BONUS * (a.date.toordinal() - oldest) / (newest - oldest)
+        candidates.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
+
+
+def _date(c: Candidate, articles: dict[str, Article]) -> dt.date | None:
+    a = articles.get(c.record.article_id)
+    return a.date if a else None
