@@ -26,11 +26,11 @@ from .lexical import LexicalIndex, lexical_index
 from .models import Answer, AnswerChunk, Article, NewsragInput
 from .pins import EXTRA_SECTIONS, Pins
 from .question import analyze, name_phrases
-from .quote import score_sentences
+from .quote import rank, score_sentences
 from .ranking import rank_candidates
 from .records import SentenceRecord, sentence_article, sentence_id
 from .retrieve import SENTENCE_DEPTH, Fused, nearest_sentences, retrieve
-from .rewrite import current_turn, rewrite
+from .rewrite import restate
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
 from .store import Store, make_store
@@ -100,14 +100,14 @@ class NewsragChain(Runnable[Any, Answer]):
     def gather(self, inp: ChainInput, config: RunnableConfig | None = None) -> Evidence:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        query = self._restate(inp, config)
-        turn = current_turn(query, inp.history)
+        query, turn = self._restate(inp, config)
         t = time.perf_counter()
         vectors = np.asarray(self.embedder.encode([query] if turn == query else [query, turn]), dtype=np.float32)
         qvec = vectors[0]
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
         index = self.index()
         sections = retrieve(self.store, index, qvec, query, inp.filters, inp.k, timings)
+        t = time.perf_counter()
         dates = [d for d in (iso_date(f.meta.get("date"), "stored date") for f in sections) if d]
         pins = Pins.read(turn, index.source_set, max(dates) if dates else None)
         have = {f.chunk_id for f in sections}
@@ -116,6 +116,7 @@ class NewsragChain(Runnable[Any, Answer]):
                 if f.chunk_id not in have:
                     sections.append(f)
                     have.add(f.chunk_id)
+        timings["pins_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
         wanted = {f.article_id for f in sections} | {sentence_article(sid) for sid in extra}
@@ -130,8 +131,10 @@ class NewsragChain(Runnable[Any, Answer]):
             own = {c.record.id: c.score for c in score_sentences(vectors[1], turn, sentences, sections, index, headlines)}
             for c in candidates:
                 c.score = (c.score + own[c.record.id]) / 2
-            candidates.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
-        unreported = unreported_day(turn, candidates, articles, self.settings.abstain_threshold)
+            rank(candidates)
+        # whether to answer is read from relevance alone, before any preference for an outlet or a day
+        relevance = candidates[0].score if candidates else 0.0
+        unreported = unreported_day(pins.days, candidates, articles, self.settings.abstain_threshold)
         pins.prefer(candidates, articles)
         ev = Evidence(
             inp,
@@ -141,6 +144,8 @@ class NewsragChain(Runnable[Any, Answer]):
             articles,
             timings,
             index,
+            turn=turn,
+            relevance=relevance,
             unmentioned=self._unmentioned(query, articles, index),
             unreported=unreported,
         )
@@ -185,12 +190,14 @@ class NewsragChain(Runnable[Any, Answer]):
             return name
         return None
 
-    def _restate(self, inp: ChainInput, config: RunnableConfig | None = None) -> str:
+    def _restate(self, inp: ChainInput, config: RunnableConfig | None = None) -> tuple[str, str]:
+        """(what to search for, what the question asks itself): see :func:`rewrite.restate`."""
         if self.llm is not None and inp.history:
             from .llm import condense
 
-            return condense(self.llm, inp.question, inp.history, config)
-        return rewrite(inp.question, inp.history)
+            condensed = condense(self.llm, inp.question, inp.history, config)
+            return condensed, condensed
+        return restate(inp.question, inp.history)
 
     def answerable(self, ev: Evidence) -> tuple[bool, str | None]:
         """Whether the evidence answers the question; if not, a reason for the reader."""

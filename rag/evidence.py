@@ -175,6 +175,10 @@ class Evidence:
     articles: dict[str, Article]
     timings: dict[str, float]
     index: LexicalIndex
+    #: what the question asks itself (``query`` without an earlier turn appended to widen the search)
+    turn: str = ""
+    #: the best candidate's relevance, before any preference for a named outlet or day: whether to answer
+    relevance: float = 0.0
     #: the question as the learned scorer reads it, and its candidates' features (None without a scorer)
     context: Context | None = None
     features: np.ndarray | None = None

@@ -13,7 +13,7 @@ from .evidence import Evidence, make_answer
 from .models import Answer
 from .quote import QuoteParams, merge, select
 from .ranking import abstain_reason, answerable_probability, explain
-from .rewrite import current_turn, unmentioned_topic
+from .rewrite import unmentioned_topic
 from .scorer import Scorer
 from .support import unsupported
 
@@ -34,13 +34,13 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
         if answerable_probability(ev, scorer) < scorer.abstain_below:
             return False, abstain_reason(ev)
         return True, None
-    if not ev.candidates or ev.candidates[0].score < threshold:
+    if not ev.candidates or ev.relevance < threshold:
         return False, explain(ev)
     kind = expected_type(ev.inp.question)
     if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
         what = "an amount of money" if kind == "money" else "a number"
         return False, f"no relevant passage gives {what}"
-    reason = ev.unreported or unsupported(current_turn(ev.query, ev.inp.history), ev.candidates, ev.articles, ev.index, threshold)
+    reason = ev.unreported or unsupported(ev.turn or ev.query, ev.candidates, ev.articles, ev.index, threshold)
     if reason:
         return False, reason
     return True, None

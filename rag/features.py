@@ -28,6 +28,7 @@ __all__ = [
     "candidate_features",
     "question_features",
     "Context",
+    "name_parts",
     "quoted_in",
     "spells_outlet",
 ]
@@ -94,6 +95,15 @@ _BM25_K1, _BM25_B, _BM25_AVG = 1.2, 0.75, 20.0
 
 
 #: Words the question quotes: "..." or “...”, or '...' (not an apostrophe: no letter outside the marks).
+def name_parts(name: str) -> list[str]:
+    """A name split at its possessives: "Arvendal Post's April" -> ["Arvendal Post", "April"]."""
+    return [part.strip() for part in _POSSESSIVE.split(name) if part.strip()]
+
+
+_POSSESSIVE = re.compile(r"['’]s\b")
+_POSSESSIVE_END = re.compile(r"['’]s?$")
+
+
 def quoted_in(text: str) -> list[str]:
     """Words a question quotes (8 to 300 characters between double or single quotation marks)."""
     return [a or b for a, b in _QUOTED.findall(text)]
@@ -127,7 +137,7 @@ def outlets_named(info: QuestionInfo, sources: set[str]) -> set[str]:
 
 def spells_outlet(name: str, source: str) -> bool:
     """Whether ``name`` spells the outlet domain ``source``: "The Ledger" -> theledger.example."""
-    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    key = re.sub(r"[^a-z0-9]", "", _POSSESSIVE_END.sub("", name.strip()).lower())
     head = re.sub(r"[^a-z0-9]", "", source.split(".")[0])
     return any(len(v) >= 5 and head in (v, "the" + v) for v in (key, key.removeprefix("the")))
 

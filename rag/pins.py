@@ -19,10 +19,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from .features import spells_outlet
+from .features import name_parts, spells_outlet
 from .models import Article
 from .question import analyze, dates_in
-from .quote import Candidate
+from .quote import Candidate, rank
 from .retrieve import Filters
 
 __all__ = ["Pins", "OUTLET_BONUS", "DAY_BONUS", "LATEST_BONUS"]
@@ -32,10 +32,10 @@ DAY_BONUS = 0.12  #: added for an article dated the named day to two days after,
 LATEST_BONUS = 0.15  #: added, scaled by recency, to the newest candidates' scores when the question asks for the latest
 EXTRA_SECTIONS = 3  #: sections retrieved per named outlet or day, beside the question's own
 REPORT_DAYS = 2  #: an article dated up to this many days after a named day reports it
+MAX_PINNED = 2  #: outlets, and days, a question pins at most (each costs a search)
 _LATEST = re.compile(
     r"\b(now|latest|currently|final(ly)?|so far|revised|updated|eventually|in the end|most recent|newest)\b", re.I
 )
-_POSSESSIVE = re.compile(r"['’]s\b")
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class Pins:
     def read(cls, turn: str, sources: frozenset[str], near: dt.date | None) -> Pins:
         """The pins of a question's current turn; ``sources`` are the stored outlets (domains), ``near`` the
         date of the newest retrieved article (a day named without its year is read in its story's year)."""
-        names = {part.strip() for name in analyze(turn).names for part in _POSSESSIVE.split(name)} - {""}
-        outlets = frozenset(s for s in sources for n in names if spells_outlet(n, s))
-        days = tuple(sorted(set(dates_in(turn, near=near))))[:2]
+        names = {part for name in analyze(turn).names for part in name_parts(name)}
+        outlets = frozenset(sorted(s for s in sources if any(spells_outlet(n, s) for n in names))[:MAX_PINNED])
+        days = tuple(sorted(set(dates_in(turn, near=near))))[:MAX_PINNED]
         return cls(outlets, days, bool(_LATEST.search(turn)))
 
     def __bool__(self) -> bool:
@@ -82,7 +82,7 @@ class Pins:
                     c.score -= DAY_BONUS
             if self.latest and a.date and newest > oldest:
                 c.score += LATEST_BONUS * (a.date.toordinal() - oldest) / (newest - oldest)
-        candidates.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
+        rank(candidates)
 
 
 def _date(c: Candidate, articles: dict[str, Article]) -> dt.date | None:

@@ -129,15 +129,19 @@ def dates_in(text: str, year: int = 2026, near: dt.date | None = None) -> list[d
             month = _MONTHS.get(m.group(month_group).lower().rstrip("."))
             if month is None:
                 continue
-            try:
-                if m.group(year_group) or near is None:
-                    out.append(dt.date(int(m.group(year_group) or year), month, int(m.group(day_group))))
-                else:
-                    days = [dt.date(y, month, int(m.group(day_group))) for y in (near.year - 1, near.year, near.year + 1)]
-                    out.append(min(days, key=lambda d: abs((d - near).days)))
-            except ValueError:
-                continue
+            named = m.group(year_group)
+            years = [int(named or year)] if named or near is None else [near.year - 1, near.year, near.year + 1]
+            days = [d for d in (_day(y, month, int(m.group(day_group))) for y in years) if d]
+            if days:
+                out.append(min(days, key=lambda d: abs((d - near).days)) if near and len(days) > 1 else days[0])
     return out
+
+
+def _day(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:  # 30 February, or 29 February in a common year
+        return None
 
 
 def _names(question: str) -> list[str]:

@@ -37,7 +37,7 @@ class QuoteParams:
 PARAMS = QuoteParams()
 #: the best quotes whose next sentence joins them when it opens with a quotation mark
 LEAD_INS = 2
-_OPENING_QUOTES = '"“‘«„'
+_OPENING_QUOTES = ('"', "“", "‘", "«", "„")
 
 
 @dataclass
@@ -97,8 +97,13 @@ def score_sentences(
         lex = lexical_overlap(q_terms, terms, index)
         score = params.sentence * float(d) + params.section * sec + params.lexical * lex
         out.append(Candidate(rec, float(d), sec, lex, score))
-    out.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
-    return out
+    return rank(out)
+
+
+def rank(cands: list[Candidate]) -> list[Candidate]:
+    """Sort candidates in place, best first (ties: article, then position), and return them."""
+    cands.sort(key=lambda c: (-c.score, c.record.article_id, c.record.start))
+    return cands
 
 
 def select(
@@ -161,7 +166,7 @@ def neighbours(
     at = {(c.record.article_id, c.record.index): c for c in cands}
     taken = {(c.record.article_id, c.record.index) for c in chosen}
     extra: list[Candidate] = []
-    for rank, c in enumerate(chosen):
+    for place, c in enumerate(chosen):
         for step in (-1, 1):
             key = (c.record.article_id, c.record.index + step)
             n = at.get(key)
@@ -171,7 +176,7 @@ def neighbours(
                 and n.record.section == c.record.section
                 and (
                     n.score >= max(floor, c.score - params.neighbour_margin)
-                    or (step == 1 and rank < LEAD_INS and n.record.text.lstrip()[:1] in _OPENING_QUOTES)
+                    or (step == 1 and place < LEAD_INS and n.record.text.lstrip().startswith(_OPENING_QUOTES))
                 )
                 and (room is None or room.take(n))
             ):

@@ -15,7 +15,7 @@ import re
 from .question import MONTH_NAMES
 from .text import STOPWORDS, tokens
 
-__all__ = ["current_turn", "rewrite", "subject_of", "unmentioned_topic", "WINDOW", "MAX_TURNS"]
+__all__ = ["restate", "rewrite", "subject_of", "unmentioned_topic", "WINDOW", "MAX_TURNS"]
 
 #: Characters of a turn the patterns look at: its first WINDOW for the subject, its last WINDOW for the topic.
 WINDOW = 300
@@ -97,56 +97,56 @@ def _tail(text: str) -> str:
     return text[-WINDOW:]
 
 
-_RESTATED = re.compile(r"\s*\([^()]*\)\s*$")
-
-
 def _names(question: str) -> list[str]:
     """Capitalised words after the first word (the first is capitalised anyway)."""
     words = _head(question).split()[1:]
     return [w for w in words if w[:1].isupper() and w.strip("?.!,") not in {"I", "I'm"}]
 
 
-def _resolve(question: str, previous: str | None) -> str:
+def _resolve(question: str, previous: str | None) -> tuple[str, str]:
+    """(the question restated against ``previous``, what the question itself asks): the second leaves
+    out the earlier turn or subject appended in parentheses, which only widens the search."""
     if not previous:
-        return question
+        return question, question
     m = _WHAT_ABOUT.match(question) if len(question) <= WINDOW else None
     if m:
         topic = m.group("topic")
         cut = max(len(previous) - WINDOW, 0)
         pm = _ABOUT.search(previous, cut)
-        if pm:
-            return previous[: pm.start("topic")] + topic + "?"
-        return f"{previous.rstrip(' ?.!')}, and {topic}?"
+        restated = previous[: pm.start("topic")] + topic + "?" if pm else f"{previous.rstrip(' ?.!')}, and {topic}?"
+        return restated, restated
     subject = None if _ASKS_WHICH.match(previous) else subject_of(previous)
     if subject and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question):
 
         def swap(p: re.Match[str]) -> str:
             return subject + "’s" if p.group(1).lower() in _POSSESSIVE else subject
 
-        return _PERSON_PRONOUN.sub(swap, question, count=1)
+        restated = _PERSON_PRONOUN.sub(swap, question, count=1)
+        return restated, restated
     words = tokens(question)
     if not _names(question) or (_THING.search(question) and len(words) < 4):
         # "When does it end?", "Did the company get into trouble?", "Where was he born?" after "Who ...?":
         # what "it", "the company" or "he" is lives in the earlier question (or its answer); search with both
-        return f"{question.rstrip()} ({previous.rstrip()})"
+        return f"{question.rstrip()} ({previous.rstrip()})", question
     if subject and len(words) < 2 and not set(tokens(subject)) & set(words):
-        return f"{question.rstrip()} ({subject})"
-    return question
+        return f"{question.rstrip()} ({subject})", question
+    return question, question
 
 
-def current_turn(restated: str, history: list[str] | None) -> str:
-    """``restated`` without the earlier turn that :func:`rewrite` appends in parentheses to a follow-up
-    it cannot resolve ("When does it end? (How long is the rail strike?)"); unchanged without history."""
-    return (_RESTATED.sub("", restated) or restated) if history else restated
+def restate(question: str, history: list[str] | None) -> tuple[str, str]:
+    """(the question restated against the earlier user turns (oldest first), what it asks itself): both
+    the question when it stands alone. "When was it called?" after "How long is the rail strike?" is
+    searched as "When was it called? (How long is the rail strike?)" and asks "When was it called?"."""
+    previous: str | None = None
+    for turn in (history or [])[-MAX_TURNS:]:
+        if turn and turn.strip():
+            previous = _resolve(turn.strip(), previous)[0][:MAX_RESTATED]
+    return _resolve(question.strip(), previous)
 
 
 def rewrite(question: str, history: list[str] | None) -> str:
     """The question restated against the earlier user turns (oldest first); unchanged if standalone."""
-    previous: str | None = None
-    for turn in (history or [])[-MAX_TURNS:]:
-        if turn and turn.strip():
-            previous = _resolve(turn.strip(), previous)[:MAX_RESTATED]
-    return _resolve(question.strip(), previous)
+    return restate(question, history)[0]
 
 
 def unmentioned_topic(question: str, index: object) -> str | None:

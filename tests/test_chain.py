@@ -14,11 +14,12 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import QueryError
+from newsrag.rag.features import spells_outlet
 from newsrag.rag.models import Answer, AnswerChunk
 from newsrag.rag.pins import Pins
 from newsrag.rag.question import dates_in
 from newsrag.rag.retrieve import Filters
-from newsrag.rag.rewrite import current_turn
+from newsrag.rag.rewrite import restate
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -124,8 +125,9 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
             "What did Mayor Brannock say about swimming pools on 3 February 2025?",
             "the passages on this come from articles published before 3 February 2025",
         ),
-        # Osterhout speaks in the rationing story, Salcott scores in the football final
-        ("What did Lena Osterhout say in Salcott?", "no passage on this mentions “Lena Osterhout” and “Salcott” together"),
+        # Osterhout speaks in the rationing story, Salcott scores in the football final: the passages on
+        # Osterhout do not speak of Salcott
+        ("What did Lena Osterhout say in Salcott?", "no passage on this mentions “Salcott”"),
     ],
 )
 def test_a_question_the_passages_do_not_support_is_an_abstention_that_says_why(
@@ -174,9 +176,14 @@ def test_a_follow_up_searched_beside_its_earlier_turn_quotes_what_it_asks_first(
     assert answer.citations and first in answer.citations[0].quote, [c.quote for c in answer.citations]
 
 
-def test_the_current_turn_of_a_restated_follow_up() -> None:
-    assert current_turn("When was it called? (How long is the strike?)", ["How long is the strike?"]) == "When was it called?"
-    assert current_turn("What did Hegseth say (in Brussels)?", None) == "What did Hegseth say (in Brussels)?"
+def test_a_restated_follow_up_keeps_what_it_asks_itself() -> None:
+    earlier = ["How long is the strike?", "When was it called?"]
+    assert restate("When was it called?", earlier[:1]) == ("When was it called? (How long is the strike?)", "When was it called?")
+    # a third turn nests the restatement; the question itself is still only the last turn
+    assert restate("Who called it?", earlier)[1] == "Who called it?"
+    # a pronoun resolved is part of the question itself; a reader's own parenthesis is kept
+    assert restate("What did he say about troops?", [BORDERS])[1] == "What did Hegseth say about troops?"
+    assert restate("What did the Post report (12 March)?", None) == ("What did the Post report (12 March)?",) * 2
 
 
 def test_a_lead_in_quote_carries_the_words_it_announces(chain: NewsragChain) -> None:
@@ -209,6 +216,28 @@ def test_what_a_question_pins_down_decides_its_first_quote(
     assert date is None or (first.date is not None and first.date.isoformat() == date), answer.answer
 
 
+def test_a_named_outlet_or_day_beyond_the_first_sections_is_searched_too(chain: NewsragChain) -> None:
+    """With one section retrieved, the named outlet's article and the named day's report come from the
+    extra searches, not from the question's own ranking (which retrieves other articles first)."""
+    plain = ask(chain, "What did the newspaper report about Brannock and the swimming pools?", k=1)
+    assert {c.source for c in plain.citations} == {"harbor-gazette.example"}, plain.answer
+    named = ask(chain, "What did the Tidewater Chronicle report about Brannock and the swimming pools?", k=1)
+    assert named.citations[0].source == "tidewater-chronicle.example", named.answer
+    day = ask(chain, "What did the rail union say on April 23?", k=1)
+    assert day.citations[0].date is not None and day.citations[0].date.isoformat() == "2025-04-24", day.answer
+
+
+def test_a_preference_never_turns_an_off_topic_question_into_an_answer(chain: NewsragChain) -> None:
+    """ "now" prefers newer articles among relevant passages; it does not make an irrelevant one relevant."""
+    for question in ("How many people attended the concert?", "How many people attended the concert now?"):
+        assert ask(chain, question).abstained, question
+
+
+def test_an_outlet_named_with_a_possessive_is_an_outlet() -> None:
+    assert spells_outlet("Tidewater Chronicle's", "tidewater-chronicle.example")
+    assert Pins.read("What was the Tidewater Chronicle’s April report?", frozenset({"tidewater-chronicle.example"}), None).outlets
+
+
 def test_a_day_named_without_its_year_is_read_in_the_year_of_its_story(chain: NewsragChain) -> None:
     """The articles on the pools are of August 2024: "August 13" is 13 August 2024, which they report
     (read as 13 August of this year, every article would be older, and the question abstained)."""
@@ -217,6 +246,7 @@ def test_a_day_named_without_its_year_is_read_in_the_year_of_its_story(chain: Ne
     assert dates_in("on August 13", near=dt.date(2024, 8, 15)) == [dt.date(2024, 8, 13)]
     assert dates_in("on December 30", near=dt.date(2025, 1, 5)) == [dt.date(2024, 12, 30)]
     assert dates_in("on 13 August 2023", near=dt.date(2025, 1, 5)) == [dt.date(2023, 8, 13)]
+    assert dates_in("on February 29", near=dt.date(2024, 3, 1)) == [dt.date(2024, 2, 29)]  # the one leap year
 
 
 def test_a_users_filters_take_precedence_over_what_the_question_pins() -> None:
