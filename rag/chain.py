@@ -36,6 +36,7 @@ from .settings import Settings, get_settings
 from .store import Store, make_store
 from .support import unreported as unreported_day
 from .text import tokens
+from .vectors import sentence_vectors
 
 if TYPE_CHECKING:
     from langchain_core.chat_history import BaseChatMessageHistory
@@ -156,8 +157,9 @@ class NewsragChain(Runnable[Any, Answer]):
         return ev
 
     def _section_sentences(self, sections: list[Fused], articles: dict[str, Article]) -> list[SentenceRecord]:
-        """The sentences of the retrieved sections: spans and text from their articles, vectors from
-        the store (only the vectors are fetched)."""
+        """The sentences of the retrieved sections: spans and text from their articles, vectors from the
+        memory-mapped copy of the stored ones (``rag.vectors``; from the store itself behind a Chroma
+        server)."""
         spans = [
             (sentence_id(f.article_id, s.index), f.chunk_id, articles[f.article_id], s)
             for f in sections
@@ -165,7 +167,9 @@ class NewsragChain(Runnable[Any, Answer]):
             for s in articles[f.article_id].sentences
             if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
         ]
-        vectors = self.store.sentence_vectors([sid for sid, *_ in spans])
+        ids = [sid for sid, *_ in spans]
+        cache = sentence_vectors(self.store, None if self.settings.chroma_url else self.settings.lexical_path)
+        vectors = cache.get(ids) if cache is not None else self.store.sentence_vectors(ids)
         return [
             SentenceRecord(sid, a.id, chunk_id, s.section, s.index, s.start, s.end, a.text[s.start : s.end], vectors[sid])
             for sid, chunk_id, a, s in spans

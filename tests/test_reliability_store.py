@@ -17,16 +17,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from chain_helpers import assert_valid
 from conftest import CORPUS, NEWSRAG, SEED, make_settings, newsrag_env
 from test_sigkill import dump, make_corpus
 
 from newsrag.ingest import ingest_paths
+from newsrag.rag import vectors
 from newsrag.rag.chain import NewsragChain, build_chain
 from newsrag.rag.embed import HashEmbedder
 from newsrag.rag.errors import StoreError
 from newsrag.rag.store import make_store
+from newsrag.rag.vectors import sentence_vectors
 
 pytestmark = pytest.mark.slow
 
@@ -203,6 +206,43 @@ def test_a_waiting_writer_goes_on_when_the_first_is_done(tmp_path: Path) -> None
         holder.wait(timeout=60)
     assert proc.returncode == 0 and "waiting for another writer" in proc.stderr
     assert proc.stdout.strip().splitlines()[-1].startswith("added 8,")
+
+
+def test_the_sentence_vector_copy_equals_the_store_and_follows_its_writes(tmp_path: Path, caplog: Any) -> None:
+    """rag.vectors: the memory-mapped copy gives exactly the stored vectors, is remade after a write, and
+    a corrupt copy is remade with a warning; the chain answers from it without reading the sentence
+    collection."""
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
+    store = make_store(settings, model="hash-384")
+    ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
+    ids = list(store.sentences.get(include=[])["ids"])
+    copy = sentence_vectors(store, settings.lexical_path)
+    assert copy is not None and ids
+    want = store.sentence_vectors(ids)
+    got = copy.get(ids + ["no-such-article:s0", f"{CUP_ID}:s999"])
+    assert set(got) == set(want) == set(ids)
+    assert all(np.array_equal(got[i], want[i]) for i in ids)
+
+    ingest_paths([SEED], settings, embedder=HashEmbedder(), store=store)  # a write: a new version
+    ids2 = list(store.sentences.get(include=[])["ids"])
+    fresh = sentence_vectors(store, settings.lexical_path)
+    assert fresh is not None and fresh is not copy and len(fresh.get(ids2)) == len(ids2) > len(ids)
+
+    vectors._CACHE.clear()
+    for index_file in settings.lexical_path.glob("sentences-*.pkl"):
+        index_file.write_bytes(b"not a pickle")
+    with caplog.at_level("WARNING"):
+        again = sentence_vectors(store, settings.lexical_path)
+    assert again is not None and len(again.get(ids2)) == len(ids2)
+    assert "ignoring sentence vector cache" in caplog.text
+
+    def refuse(*args: Any) -> None:
+        raise AssertionError("the chain read the sentence collection")
+
+    chain = build_chain(settings, store=store, embedder=HashEmbedder())
+    store.sentence_vectors = refuse  # type: ignore[method-assign]
+    answer = chain.invoke({"question": "Who scored the winner in the Coastal Cup final?"})
+    assert answer.citations and not answer.abstained, answer.answer
 
 
 def test_store_version_moves_with_every_write_in_process(tmp_path: Path) -> None:
