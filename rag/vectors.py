@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 _CACHE: dict[str, SentenceVectors] = {}
 _LOCK = threading.Lock()
+#: above this many sentences no copy is made (the store is asked, as without one): at 2.16 million the one
+#: pass took 830 s and 10 GB, since Chroma pages by offset (docs/benchmarks.md)
+MAX_SENTENCES = 500_000
+_TOO_BIG: dict[str, tuple[str, int, str]] = {}
 
 
 class SentenceVectors:
@@ -68,9 +72,10 @@ def _names(folder: Path, store: Store, version: tuple[str, int, str]) -> tuple[P
 
 
 def sentence_vectors(store: Store, folder: Path | None) -> SentenceVectors | None:
-    """The copy for the store's current version: from memory, else from disk, else made (None with no
-    folder, for an empty store, or when the store changed while it was made or the disk refused the
-    file: the caller then asks the store)."""
+    """The copy for the store's current version: from memory, else from disk, else made. None (the
+    caller then asks the store) with no folder, for an empty store or one of more than
+    :data:`MAX_SENTENCES` sentences, or when the store changed while the copy was made or the disk
+    refused the file."""
     if folder is None:
         return None
     version = store.version()
@@ -79,9 +84,14 @@ def sentence_vectors(store: Store, folder: Path | None) -> SentenceVectors | Non
         cached = _CACHE.get(key)
         if cached is not None and cached.version == version:
             return cached
+        if _TOO_BIG.get(key) == version:
+            return None
         index_path, matrix_path = _names(folder, store, version)
         vectors = _load(index_path, version)
         if vectors is None:
+            if store.sentences.count() > MAX_SENTENCES:
+                _TOO_BIG[key] = version
+                return None
             vectors = _make(store, version, index_path, matrix_path)
         if vectors is not None:
             _CACHE[key] = vectors

@@ -208,7 +208,9 @@ def test_a_waiting_writer_goes_on_when_the_first_is_done(tmp_path: Path) -> None
     assert proc.stdout.strip().splitlines()[-1].startswith("added 8,")
 
 
-def test_the_sentence_vector_copy_equals_the_store_and_follows_its_writes(tmp_path: Path, caplog: Any) -> None:
+def test_the_sentence_vector_copy_equals_the_store_and_follows_its_writes(
+    tmp_path: Path, caplog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """rag.vectors: the memory-mapped copy gives exactly the stored vectors, is remade after a write, and
     a corrupt copy is remade with a warning; the chain answers from it without reading the sentence
     collection."""
@@ -236,11 +238,21 @@ def test_the_sentence_vector_copy_equals_the_store_and_follows_its_writes(tmp_pa
     assert again is not None and len(again.get(ids2)) == len(ids2)
     assert "ignoring sentence vector cache" in caplog.text
 
+    vectors._CACHE.clear()
+    for made in settings.lexical_path.glob("sentences-*"):
+        made.unlink()
+    monkeypatch.setattr(vectors, "MAX_SENTENCES", len(ids2) - 1)  # too big to copy: the store is asked
+    assert sentence_vectors(store, settings.lexical_path) is None
+    assert not list(settings.lexical_path.glob("sentences-*"))
+    assert build_chain(settings, store=store, embedder=HashEmbedder()).invoke({"question": "Who scored the winner?"}).citations
+    monkeypatch.undo()
+    vectors._TOO_BIG.clear()
+
     def refuse(*args: Any) -> None:
         raise AssertionError("the chain read the sentence collection")
 
     chain = build_chain(settings, store=store, embedder=HashEmbedder())
-    store.sentence_vectors = refuse  # type: ignore[method-assign]
+    store.sentence_vectors = refuse  # type: ignore[method-assign, assignment]
     answer = chain.invoke({"question": "Who scored the winner in the Coastal Cup final?"})
     assert answer.citations and not answer.abstained, answer.answer
 
