@@ -300,6 +300,25 @@ def _progress(total: int, enabled: bool, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="article", disable=not enabled or total == 0, file=sys.stderr, leave=False)
 
 
+def _prepare_reads(store: Store, settings: Settings) -> None:
+    """Make the new version's BM25 index and sentence vector copy now, so that the next question does
+    not wait for them (an embedded store; behind a Chroma server neither is kept on disk). A failure here
+    costs that question the wait, never the ingest."""
+    if settings.chroma_url:
+        return
+    from ..rag.lexical import lexical_index
+    from ..rag.vectors import sentence_vectors
+
+    t = time.perf_counter()
+    try:
+        lexical_index(store, settings.lexical_path)
+        sentence_vectors(store, settings.lexical_path)
+    except Exception as e:  # noqa: BLE001 (the articles are stored; the caches are only a head start)
+        log.warning("the indexes for the next question were not prepared (%s); it will make them", e)
+        return
+    log.info("prepared the BM25 index and the sentence vectors in %.1f s", time.perf_counter() - t)
+
+
 def ingest_paths(
     paths: Iterable[str | Path],
     settings: Settings | None = None,
@@ -325,6 +344,8 @@ def ingest_paths(
         report.sections, report.sentences = apply_plan(plan, store, embedder, settings, progress=show)
     for r in report.results:
         setattr(report, r.status, getattr(report, r.status) + 1)
+    if report.added or report.updated or report.pruned:
+        _prepare_reads(store, settings)
     report.seconds = round(time.perf_counter() - t0, 3)
     log.info("ingest: %s", report.summary())
     return report

@@ -8,7 +8,8 @@ sections' sentences. Here they come from a ``.npy`` file opened with ``mmap_mode
 the few rows it needs.
 
 Like the lexical index, the copy is keyed by the store's version (collection id, generation, stamp),
-which every write by any process changes; it is made by the first question after a write (one pass over
+which every write by any process changes; it is made by an ingest that changed the store, else by the
+first question after a write (one pass over
 the collection, ``pages`` of 5,000, written straight into the file), and a version that moves while it
 is made is not kept. A missing,
 old or corrupt file is remade, never fatal; a Chroma server (``NEWSRAG_CHROMA_URL``) keeps no copy.

@@ -217,6 +217,8 @@ def test_the_sentence_vector_copy_equals_the_store_and_follows_its_writes(
     settings = make_settings(tmp_path / "home", embedding_model="hash-384")
     store = make_store(settings, model="hash-384")
     ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
+    # the ingest made both for the new version: the next question does not wait for them
+    assert list(settings.lexical_path.glob("sentences-*.npy")) and list(settings.lexical_path.glob("bm25-*.pkl"))
     ids = list(store.sentences.get(include=[])["ids"])
     copy = sentence_vectors(store, settings.lexical_path)
     assert copy is not None and ids
@@ -255,6 +257,20 @@ def test_the_sentence_vector_copy_equals_the_store_and_follows_its_writes(
     store.sentence_vectors = refuse  # type: ignore[method-assign, assignment]
     answer = chain.invoke({"question": "Who scored the winner in the Coastal Cup final?"})
     assert answer.citations and not answer.abstained, answer.answer
+
+
+def test_an_ingest_whose_read_preparation_fails_still_stores_its_articles(
+    tmp_path: Path, caplog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(vectors, "sentence_vectors", broken)
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
+    with caplog.at_level("WARNING"):
+        report = ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=make_store(settings, model="hash-384"))
+    assert report.ok and report.added == 8
+    assert "were not prepared (disk full)" in caplog.text
 
 
 def test_store_version_moves_with_every_write_in_process(tmp_path: Path) -> None:
