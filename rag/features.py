@@ -28,7 +28,6 @@ __all__ = [
     "candidate_features",
     "question_features",
     "Context",
-    "name_parts",
     "quoted_in",
     "spells_outlet",
 ]
@@ -95,21 +94,13 @@ _BM25_K1, _BM25_B, _BM25_AVG = 1.2, 0.75, 20.0
 
 
 #: Words the question quotes: "..." or “...”, or '...' (not an apostrophe: no letter outside the marks).
-def name_parts(name: str) -> list[str]:
-    """A name split at its possessives: "Arvendal Post's April" -> ["Arvendal Post", "April"]."""
-    return [part.strip() for part in _POSSESSIVE.split(name) if part.strip()]
-
-
-_POSSESSIVE = re.compile(r"['’]s\b")
+_QUOTED = re.compile(r"[\"“]([^\"“”]{8,300})[\"”]|(?<!\w)'([^']{8,300})'(?!\w)")
 _POSSESSIVE_END = re.compile(r"['’]s?$")
 
 
 def quoted_in(text: str) -> list[str]:
     """Words a question quotes (8 to 300 characters between double or single quotation marks)."""
     return [a or b for a, b in _QUOTED.findall(text)]
-
-
-_QUOTED = re.compile(r"[\"“]([^\"“”]{8,300})[\"”]|(?<!\w)'([^']{8,300})'(?!\w)")
 
 
 @dataclass

@@ -19,9 +19,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from .features import name_parts, spells_outlet
+from .features import spells_outlet
 from .models import Article
-from .question import analyze, dates_in
+from .question import analyze, dates_in, name_parts
 from .quote import Candidate, rank
 from .retrieve import Filters
 

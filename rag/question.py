@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from .answertype import MONEY
 from .text import STOPWORDS, tokens
 
-__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "name_phrases", "ANSWER_KINDS", "MONTH_NAMES"]
+__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "name_parts", "name_phrases", "ANSWER_KINDS", "MONTH_NAMES"]
 
 ANSWER_KINDS = ("person", "time", "place", "amount", "number", "percent", "reason")
 
@@ -170,13 +170,18 @@ _TITLE_WORDS = frozenset(
 _POSSESSIVE_SPLIT = re.compile(r"['’]s\b|(?<=s)['’]$")
 
 
+def name_parts(name: str) -> list[str]:
+    """A name split at its possessives: "Arvendal Post's April" -> ["Arvendal Post", "April"]."""
+    return [part.strip() for part in _POSSESSIVE_SPLIT.split(name) if part.strip()]
+
+
 def name_phrases(info: QuestionInfo) -> list[str]:
     """The question's names of two words or more as an article would print them: titles in front
     dropped ("Prime Minister Hanna Rostveldt" -> "Hanna Rostveldt"), possessives split ("National
     Renewal's Per Hakansson" -> "National Renewal", "Per Hakansson"), months dropped."""
     out = []
     for name in info.names:
-        for part in _POSSESSIVE_SPLIT.split(name):
+        for part in name_parts(name):
             words = part.split()
             while words and (words[0].lower() in _TITLE_WORDS | STOPWORDS or words[0].lower().rstrip(".") in MONTH_NAMES):
                 words = words[1:]

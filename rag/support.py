@@ -22,10 +22,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from .features import name_parts, quoted_in, spells_outlet
+from .features import quoted_in, spells_outlet
 from .lexical import LexicalIndex
 from .models import Article
-from .question import MONTH_NAMES, analyze
+from .question import MONTH_NAMES, analyze, name_parts
 from .quote import PARAMS, Candidate, coverage
 from .text import content_words, tokens
 
