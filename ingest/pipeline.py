@@ -304,15 +304,16 @@ def _prepare_reads(store: Store, settings: Settings) -> None:
     """Make the new version's BM25 index and sentence vector copy now, so that the next question does
     not wait for them (an embedded store; behind a Chroma server neither is kept on disk). A failure here
     costs that question the wait, never the ingest."""
-    if settings.chroma_url:
+    folder = settings.cache_path
+    if folder is None:
         return
     from ..rag.lexical import lexical_index
     from ..rag.vectors import sentence_vectors
 
     t = time.perf_counter()
     try:
-        lexical_index(store, settings.lexical_path)
-        sentence_vectors(store, settings.lexical_path)
+        lexical_index(store, folder)
+        sentence_vectors(store, folder)
     except Exception as e:  # noqa: BLE001 (the articles are stored; the caches are only a head start)
         log.warning("the indexes for the next question were not prepared (%s); it will make them", e)
         return

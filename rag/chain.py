@@ -92,7 +92,7 @@ class NewsragChain(Runnable[Any, Answer]):
 
     # -- steps -------------------------------------------------------------------------------------
     def index(self) -> LexicalIndex:
-        return lexical_index(self.store, None if self.settings.chroma_url else self.settings.lexical_path)
+        return lexical_index(self.store, self.settings.cache_path)
 
     def parse(self, raw: Any) -> ChainInput:
         """The checked input (a :class:`QueryError` names any bad value)."""
@@ -168,7 +168,7 @@ class NewsragChain(Runnable[Any, Answer]):
             if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
         ]
         ids = [sid for sid, *_ in spans]
-        cache = sentence_vectors(self.store, None if self.settings.chroma_url else self.settings.lexical_path)
+        cache = sentence_vectors(self.store, self.settings.cache_path)
         vectors = cache.get(ids) if cache is not None else self.store.sentence_vectors(ids)
         return [
             SentenceRecord(sid, a.id, chunk_id, s.section, s.index, s.start, s.end, a.text[s.start : s.end], vectors[sid])

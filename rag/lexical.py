@@ -6,7 +6,6 @@ which every write by any process changes (ingest, delete, reindex, upload).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -118,14 +117,13 @@ class LexicalIndex:
 
 
 def _disk_path(folder: Path, store: Store) -> Path:
-    key = hashlib.sha256(f"{store.where}|{store.prefix}".encode()).hexdigest()[:16]
-    return folder / f"bm25-{key}.pkl"
+    return folder / f"bm25-{store.cache_key}.pkl"
 
 
 def lexical_index(store: Store, folder: Path | None = None) -> LexicalIndex:
     """The index for the store's current version: from memory, else from disk, else built."""
     version = store.version()
-    key = f"{store.where}|{store.prefix}"
+    key = store.cache_key
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is not None and getattr(cached, "version", None) == version:

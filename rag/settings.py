@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         return self.home / "lexical"
 
     @property
+    def cache_path(self) -> Path | None:
+        """Where a store's per-version read caches live (the BM25 index, the sentence vector copy): none
+        behind a Chroma server, whose clients keep them in memory or ask the server."""
+        return None if self.chroma_url else self.lexical_path
+
+    @property
     def models_path(self) -> Path:
         return self.models_dir or self.home / "models"
 

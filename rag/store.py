@@ -23,6 +23,7 @@ Many processes, one store (docs/reliability.md):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -324,6 +325,12 @@ class Store:
     @property
     def client(self) -> Any:
         return self._handle.client
+
+    @property
+    def cache_key(self) -> str:
+        """Names this store (where it lives, its collections' prefix) for the caches kept beside it, in
+        memory and in file names."""
+        return hashlib.sha256(f"{self.where}|{self.prefix}".encode()).hexdigest()[:16]
 
     # -- staying current with other processes ------------------------------------------------------
     def refresh(self) -> None:

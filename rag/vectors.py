@@ -67,9 +67,8 @@ class SentenceVectors:
 
 
 def _names(folder: Path, store: Store, version: tuple[str, int, str]) -> tuple[Path, Path]:
-    key = hashlib.sha256(f"{store.where}|{store.prefix}".encode()).hexdigest()[:16]
     stamp = hashlib.sha256(repr(version).encode()).hexdigest()[:12]
-    return folder / f"sentences-{key}.pkl", folder / f"sentences-{key}-{stamp}.npy"
+    return folder / f"sentences-{store.cache_key}.pkl", folder / f"sentences-{store.cache_key}-{stamp}.npy"
 
 
 def sentence_vectors(store: Store, folder: Path | None) -> SentenceVectors | None:
@@ -80,7 +79,7 @@ def sentence_vectors(store: Store, folder: Path | None) -> SentenceVectors | Non
     if folder is None:
         return None
     version = store.version()
-    key = f"{store.where}|{store.prefix}"
+    key = store.cache_key
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is not None and cached.version == version:
