@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     hnsw_ef_search: int = Field(
         default=400,
         ge=10,
-        description="Candidates Chroma's vector index explores per search. Chroma's default, 100, missed 18% of the "
-        "20 nearest sections at 10k articles; 400 misses 3% for about 0.7 ms more (docs/benchmarks.md).",
+        description="Candidates Chroma's vector index explores per search. Chroma's default, 100, missed 1.9% of the "
+        "20 nearest sections at 1k articles; 400 misses 0.1% for about 1 ms more (docs/benchmarks.md).",
     )
     chunk_chars: int = Field(default=1500, ge=200, description="Sections longer than this are split.")
     top_k: int = Field(default=5, ge=1, le=50, description="Sections retrieved per question.")
