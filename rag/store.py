@@ -694,6 +694,25 @@ class Store:
         include = ["metadatas", "documents", "embeddings"]
         return _sentence_rows(self._read(lambda: self.sentences.get(where=where, include=include)))
 
+    def sentence_count(self) -> int:
+        return int(self._read(lambda: self.sentences.count()))
+
+    def sentence_vector_pages(self, page: int = 5000) -> Iterator[tuple[list[str], np.ndarray]]:
+        """(ids, vectors) of every sentence record, ``page`` at a time, each page re-read like every read
+        here when a stale view fails it; a caller that needs one version checks it around the pass."""
+        offset = 0
+        while True:
+            got = self._read(partial(self._sentence_page, page, offset))
+            ids = [str(i) for i in got["ids"]]
+            if ids:
+                yield ids, np.asarray(got["embeddings"], dtype=np.float32)
+            if len(ids) < page:
+                return
+            offset += page
+
+    def _sentence_page(self, page: int, offset: int) -> Any:
+        return self.sentences.get(include=["embeddings"], limit=page, offset=offset)
+
     def iter_sections(self, page: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
         """(chunk id, embedded text, metadata) of every section record, for the lexical index."""
         rows = self._read(

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .records import sentence_id
-from .store import Store, pages
+from .store import Store
 
 __all__ = ["SentenceVectors", "sentence_vectors"]
 
@@ -89,7 +89,7 @@ def sentence_vectors(store: Store, folder: Path | None) -> SentenceVectors | Non
         index_path, matrix_path = _names(folder, store, version)
         vectors = _load(index_path, version)
         if vectors is None:
-            if store.sentences.count() > MAX_SENTENCES:
+            if store.sentence_count() > MAX_SENTENCES:
                 _TOO_BIG[key] = version
                 return None
             vectors = _make(store, version, index_path, matrix_path)
@@ -116,23 +116,19 @@ def _load(index_path: Path, version: tuple[str, int, str]) -> SentenceVectors | 
 def _make(store: Store, version: tuple[str, int, str], index_path: Path, matrix_path: Path) -> SentenceVectors | None:
     """One pass over the sentence collection, each page written straight into the file (memory stays
     flat at any store size); rows are then found by sentence id."""
-    col = store.sentences
-    total = col.count()
+    total = store.sentence_count()
     ids: list[str] = []
     tmp = matrix_path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.npy")
     try:
         matrix = None
-        for page in pages(col, ["embeddings"]):
-            if not page["ids"]:
-                continue
-            block = np.asarray(page["embeddings"], dtype=np.float32)
+        for page_ids, block in store.sentence_vector_pages():
             if matrix is None:
                 index_path.parent.mkdir(parents=True, exist_ok=True)
                 matrix = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, block.shape[1]))
             if len(ids) + len(block) > total:
                 break  # written meanwhile
             matrix[len(ids) : len(ids) + len(block)] = block
-            ids += page["ids"]
+            ids += page_ids
         if matrix is None or len(ids) != total or store.version() != version:
             tmp.unlink(missing_ok=True)
             return None  # an empty store, or written meanwhile: this copy may mix two versions
