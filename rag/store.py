@@ -191,8 +191,7 @@ def _handle_for(settings: Settings) -> _Handle:
                 handle = _Handle(None, client)
             else:
                 settings.chroma_path.mkdir(parents=True, exist_ok=True)
-                path = str(settings.chroma_path)
-                handle = _Handle(lambda: chromadb.PersistentClient(path=path, settings=chroma_settings))
+                handle = _Handle(_opener(settings.chroma_path, chroma_settings, settings.write_lock_timeout))
         except Exception as e:  # connection refused, bad folder, ...
             where = settings.chroma_url or settings.chroma_path
             raise StoreError(
@@ -200,6 +199,28 @@ def _handle_for(settings: Settings) -> _Handle:
             ) from e
         _CLIENTS[key] = handle
         return handle
+
+
+def _opener(folder: Path, chroma_settings: Any, timeout: float) -> Callable[[], Any]:
+    """Open an embedded client with ``chroma/open.lock`` held: the first client of a new folder creates
+    Chroma's tables, and two processes creating them at once fail ("table collections already exists";
+    reproduced with 6 processes opening one new folder). Opening an existing store takes milliseconds."""
+    import chromadb
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder / "open.lock"), thread_local=False)
+
+    def open_client() -> Any:
+        try:
+            with lock.acquire(timeout=timeout):
+                return chromadb.PersistentClient(path=str(folder), settings=chroma_settings)
+        except Timeout:
+            raise StoreError(
+                f"another process kept {folder / 'open.lock'} for {timeout:.0f} s while opening the store; "
+                "try again, or raise NEWSRAG_WRITE_LOCK_TIMEOUT."
+            ) from None
+
+    return open_client
 
 
 class WriteLock:

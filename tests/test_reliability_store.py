@@ -145,6 +145,41 @@ def test_two_ingests_at_once_equal_one_sequential_run(tmp_path: Path) -> None:
     assert any("waiting for another writer" in err for _, err in outs), "the second writer should have waited"
 
 
+OPEN_AT_ONCE = """
+import pathlib, sys, time
+import chromadb  # noqa: F401  (imported before the start, as a running process has it)
+from newsrag.rag.settings import get_settings
+from newsrag.rag.store import make_store
+settings = get_settings()
+print("ready", flush=True)
+go = pathlib.Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.0005)
+make_store(settings, model="hash-384").check()
+print("opened")
+"""
+
+
+def test_processes_opening_a_new_store_at_once_all_open_it(tmp_path: Path) -> None:
+    """The first client of a new folder creates Chroma's tables; six processes opening one new home in the
+    same millisecond failed with "table collections already exists" (CI: two ingests on a fresh home)."""
+    for trial in range(4):
+        env = newsrag_env(tmp_path / f"home{trial}", NEWSRAG_EMBEDDING_MODEL="hash-384")
+        go = tmp_path / f"go{trial}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT_ONCE, str(go)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(6)
+        ]
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        go.touch()  # all six imported and waiting: they open the store together
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0 and out.strip() == "opened", err[-2000:]
+
+
 def assert_same_store(got: dict[str, Any], want: dict[str, Any], n_articles: int) -> None:
     """Same counts, ids, documents, metadata and vectors (digests), and the vector index answers."""
     assert not got["dirty"]
