@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 _EXPORT_LOCK = threading.Lock()
 #: bump when the exported graph or the quantization changes, so old exports are redone
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: padded tokens per batch at most (64 texts of 128 tokens, or 32 of 256)
 TOKEN_BUDGET = 8192
@@ -146,7 +146,8 @@ def _export_fp32(model_path: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    model = AutoModel.from_pretrained(str(model_path)).eval()
+    # eager attention: torch exports it as the MatMul/Softmax pattern that onnxruntime fuses (see _fuse)
+    model = AutoModel.from_pretrained(str(model_path), attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     sample = tokenizer(["a short sentence", "a second, longer sentence for the trace"], padding=True, return_tensors="pt")
     names = [n for n in _INPUTS if n in sample]
@@ -172,7 +173,45 @@ def _export_fp32(model_path: Path, target: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
+    _fuse(model, tokenizer, tmp)
     os.replace(tmp, target)
+
+
+def _fuse(model: Any, tokenizer: Any, path: Path) -> None:
+    """Rewrite the exported graph with onnxruntime's BERT fusions (one Attention node per layer, fused layer
+    norms and GELU): ingest embeds 1.15x faster in fp32 and 2.2x in int8 than torch, against 0.8x and 1.25x
+    unfused (docs/benchmarks.md). The fused graph must give the same hidden states on sample texts; a model
+    whose graph the fusions do not fit, or change, keeps the plain export."""
+    import onnxruntime as ort
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = model.config
+    fused_path = path.with_name(path.name + ".fused")
+    try:
+        fused = optimize_model(
+            str(path),
+            model_type="bert",
+            num_heads=int(getattr(config, "num_attention_heads", 0)),
+            hidden_size=int(getattr(config, "hidden_size", 0)),
+            opt_level=1,
+            use_gpu=False,
+        )
+        fused.save_model_to_file(str(fused_path))
+        texts = ["a short sentence", "A longer sentence, with punctuation, numbers (42) and an unusual word: ferry."]
+        sample = tokenizer(texts, padding=True, return_tensors="np")
+        mask = sample["attention_mask"][..., None]
+        outputs = []
+        for candidate in (path, fused_path):
+            session = ort.InferenceSession(str(candidate), providers=["CPUExecutionProvider"])
+            names = {i.name for i in session.get_inputs()}
+            feed = {k: v.astype(np.int64) for k, v in sample.items() if k in names}
+            outputs.append(session.run(None, feed)[0] * mask)
+        if not np.allclose(outputs[0], outputs[1], atol=1e-4):
+            log.warning("onnxruntime's fusions change %s's outputs; keeping the plain export", path)
+            return
+        os.replace(fused_path, path)
+    finally:
+        fused_path.unlink(missing_ok=True)
 
 
 _CHILD = """
@@ -202,7 +241,11 @@ def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    import onnx
+
+    # the fused Attention nodes have no type inference in the quantizer: their outputs are fp32
+    extra = {"DefaultTensorType": onnx.TensorProto.FLOAT}
+    quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True, extra_options=extra)
     os.replace(tmp, target)
 
 

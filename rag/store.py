@@ -782,6 +782,12 @@ def _mismatch(where: str, collection: str, stored: str, wanted: str) -> str:
     from .embed import split_identity
 
     model, backend = split_identity(stored)
+    if (model, backend) == split_identity(wanted):
+        return (
+            f"the store at {where} (collection {collection!r}) holds vectors from an earlier export of {wanted!r} "
+            f"({stored!r}), which this version makes differently. Run `newsrag reindex` to re-embed the stored "
+            "articles, or set NEWSRAG_EMBEDDING_BACKEND=onnx (or torch) and reindex to that."
+        )
     setting = f"NEWSRAG_EMBEDDING_MODEL={model!r}"
     if backend or split_identity(wanted)[1]:
         setting += f" and NEWSRAG_EMBEDDING_BACKEND={backend or 'onnx'!r}"
