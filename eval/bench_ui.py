@@ -5,9 +5,10 @@ a fresh temporary NEWSRAG_HOME (the first start ingests the bundled articles), w
 question, then runs ``--rounds`` rounds in which ``--clients`` separate ``gradio_client.Client``
 instances each ask their own question from ``eval/datasets/newsrag_qa.jsonl`` at the same moment
 (``/ask`` endpoint, through Gradio's queue). Every answer must be for its own question. Reported: the
-latency p50/p95/max per request as a client sees it, throughput, and the peak RSS of the server process
-tree (psutil, sampled every 50 ms). The "UI load" section of docs/benchmarks.md is replaced unless
-``--no-docs``. Only 127.0.0.1 is contacted.
+latency p50/p95/max per request as a client sees it, throughput, the CPU time the server and the load
+generator spend per answer, and the peak RSS of the server process tree (psutil, sampled every 50 ms).
+Each client mode (:data:`CLIENT_MODES`) is measured on the same server, rounds alternating. The "UI
+load" section of docs/benchmarks.md is replaced unless ``--no-docs``. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -92,14 +93,40 @@ def _percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
 
 
-def run(clients: int, rounds: int, home: Path, backend: str | None = None) -> dict[str, Any]:
+#: how the load generator's clients are made. ``stock``: ``gradio_client.Client(url)``, which builds two
+#: httpx clients per request and each loads the system's CA bundle into a new SSL context (about 45 ms of
+#: CPU per request, measured; on this 2-core machine that CPU is taken from the server). ``no-verify``:
+#: ``Client(url, ssl_verify=False)``, the same client without that load (the server is plain http on
+#: 127.0.0.1, so nothing is verified either way); a browser user's client runs on their own machine.
+CLIENT_MODES = {"stock": {}, "no-verify": {"ssl_verify": False}}
+
+
+def _cpu_seconds(process: Any) -> float:
+    """User + system CPU seconds of a process and its children (psutil)."""
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except Exception:  # a child that ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
+
+
+def run(
+    clients: int, rounds: int, home: Path, backend: str | None = None, modes: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """One server; for each client mode, ``rounds`` bursts of ``clients`` questions (the modes' rounds
+    alternate, so that load from elsewhere hits them alike). One result per mode."""
     import os
 
+    import psutil
     from gradio_client import Client
 
     from ..ui.app import ANSWER_CONCURRENCY
     from .servers import running_server
 
+    modes = modes or list(CLIENT_MODES)
     asked = questions(clients)
     env = {"NEWSRAG_EMBEDDING_BACKEND": backend} if backend else {}
     if os.environ.get("NEWSRAG_MODELS_DIR"):
@@ -109,52 +136,67 @@ def run(clients: int, rounds: int, home: Path, backend: str | None = None) -> di
         first = Client(server.url, verbose=False).predict(asked[0], api_name="/ask")
         cold_ms = (time.perf_counter() - t) * 1000
         assert first["question"] == asked[0], first["question"]
-        conns = [Client(server.url, verbose=False) for _ in range(clients)]
-        latencies: list[float] = []
-        wrong: list[str] = []
-        errors: list[str] = []
+        conns = {m: [Client(server.url, verbose=False, **CLIENT_MODES[m]) for _ in range(clients)] for m in modes}
+        stats: dict[str, dict[str, Any]] = {
+            m: {"latencies": [], "wrong": [], "errors": [], "wall": 0.0, "server_cpu": 0.0, "client_cpu": 0.0} for m in modes
+        }
         start = threading.Barrier(clients)
+        server_process, me = psutil.Process(server.process.pid), psutil.Process()
 
-        def one(i: int) -> None:
+        def one(mode: str, i: int) -> None:
             start.wait()
             t0 = time.perf_counter()
             try:
-                got = conns[i].predict(asked[i], api_name="/ask")
+                got = conns[mode][i].predict(asked[i], api_name="/ask")
             except Exception as e:  # reported, not raised: the run counts them
-                errors.append(f"{asked[i]!r}: {type(e).__name__}: {e}")
+                stats[mode]["errors"].append(f"{asked[i]!r}: {type(e).__name__}: {e}")
                 return
-            latencies.append((time.perf_counter() - t0) * 1000)
+            stats[mode]["latencies"].append((time.perf_counter() - t0) * 1000)
             if got.get("question") != asked[i]:
-                wrong.append(f"asked {asked[i]!r}, got the answer to {got.get('question')!r}")
+                stats[mode]["wrong"].append(f"asked {asked[i]!r}, got the answer to {got.get('question')!r}")
 
         with RssSampler(server.process.pid) as rss:
             idle_mb = rss.sample() / 2**20
-            wall = time.perf_counter()
             for _ in range(rounds):
-                start.reset()
-                with ThreadPoolExecutor(max_workers=clients) as pool:
-                    list(pool.map(one, range(clients)))
-            wall = time.perf_counter() - wall
-    if not latencies:
-        raise SystemExit("no request succeeded:\n" + "\n".join(errors[:5]))
-    return {
-        "clients": clients,
-        "rounds": rounds,
-        "requests": clients * rounds,
-        "ok": len(latencies),
-        "wrong": wrong,
-        "errors": errors,
-        "cold_first_ms": cold_ms,
-        "p50_ms": _percentile(latencies, 50),
-        "p95_ms": _percentile(latencies, 95),
-        "max_ms": max(latencies),
-        "wall_s": wall,
-        "throughput_rps": len(latencies) / wall,
-        "idle_rss_mb": idle_mb,
-        "peak_rss_mb": rss.peak / 2**20,
-        "concurrency": ANSWER_CONCURRENCY,
-        "backend": backend or "default",
-    }
+                for mode in modes:
+                    start.reset()
+                    cpu = _cpu_seconds(server_process), _cpu_seconds(me)
+                    wall = time.perf_counter()
+                    with ThreadPoolExecutor(max_workers=clients) as pool:
+                        list(pool.map(lambda i, m=mode: one(m, i), range(clients)))
+                    stats[mode]["wall"] += time.perf_counter() - wall
+                    stats[mode]["server_cpu"] += _cpu_seconds(server_process) - cpu[0]
+                    stats[mode]["client_cpu"] += _cpu_seconds(me) - cpu[1]
+    results = []
+    for mode in modes:
+        got = stats[mode]
+        latencies = got["latencies"]
+        if not latencies:
+            raise SystemExit(f"no request succeeded ({mode} clients):\n" + "\n".join(got["errors"][:5]))
+        results.append(
+            {
+                "clients": clients,
+                "rounds": rounds,
+                "requests": clients * rounds,
+                "ok": len(latencies),
+                "wrong": got["wrong"],
+                "errors": got["errors"],
+                "cold_first_ms": cold_ms,
+                "p50_ms": _percentile(latencies, 50),
+                "p95_ms": _percentile(latencies, 95),
+                "max_ms": max(latencies),
+                "wall_s": got["wall"],
+                "throughput_rps": len(latencies) / got["wall"],
+                "server_cpu_ms": got["server_cpu"] / len(latencies) * 1000,
+                "client_cpu_ms": got["client_cpu"] / len(latencies) * 1000,
+                "idle_rss_mb": idle_mb,
+                "peak_rss_mb": rss.peak / 2**20,
+                "concurrency": ANSWER_CONCURRENCY,
+                "backend": backend or "default",
+                "client": mode,
+            }
+        )
+    return results
 
 
 ROWS = (
@@ -162,41 +204,35 @@ ROWS = (
     ("latency p95", lambda r: f"{r['p95_ms']:.0f} ms"),
     ("latency max", lambda r: f"{r['max_ms']:.0f} ms"),
     ("throughput", lambda r: f"{r['throughput_rps']:.1f} answers/s"),
+    ("CPU per answer: server / load generator", lambda r: f"{r['server_cpu_ms']:.1f} ms / {r['client_cpu_ms']:.1f} ms"),
     ("first answer after the server is up", lambda r: f"{r['cold_first_ms']:.0f} ms"),
     ("server RSS before the load / peak during it", lambda r: f"{r['idle_rss_mb']:.0f} MB / {r['peak_rss_mb']:.0f} MB"),
     ("answers for the wrong question / errors", lambda r: f"{len(r['wrong'])} / {len(r['errors'])}"),
 )
 
 
-def report_many(results: list[dict[str, Any]]) -> str:
-    """One column per embedding backend."""
+def report(results: list[dict[str, Any]]) -> str:
+    """One column per embedding backend and client mode."""
     r = results[0]
-    head = "| metric | " + " | ".join(f"`{x['backend']}`" for x in results) + " |\n|---|" + "---:|" * len(results) + "\n"
+    head = (
+        "| metric | "
+        + " | ".join(f"`{x['backend']}`, {x['client']} clients" for x in results)
+        + " |\n|---|"
+        + "---:|" * len(results)
+        + "\n"
+    )
     rows = "".join(f"| {label} | " + " | ".join(cell(x) for x in results) + " |\n" for label, cell in ROWS)
     return (
         f"{r['clients']} concurrent `gradio_client` clients × {r['rounds']} rounds = {r['requests']} `/ask` "
-        f"requests, each client its own question from `eval/datasets/newsrag_qa.jsonl`, against "
+        f"requests per column, each client its own question from `eval/datasets/newsrag_qa.jsonl`, against "
         f"`newsrag serve` (bundled articles, extractive answerer; the server answers "
         f"{r['concurrency']} at a time, the rest wait in Gradio's queue), one server per embedding backend "
-        '(NEWSRAG_EMBEDDING_BACKEND), each started fresh. "First answer" is timed from the moment the server '
-        "answers HTTP (its start message) to the first answer.\n\n" + head + rows
-    )
-
-
-def report(r: dict[str, Any]) -> str:
-    return (
-        f"{r['clients']} concurrent `gradio_client` clients × {r['rounds']} rounds = {r['requests']} `/ask` "
-        f"requests, each client its own question from `eval/datasets/newsrag_qa.jsonl`, against "
-        f"`newsrag serve` (bundled articles, extractive answerer; the server answers "
-        f"{r['concurrency']} at a time, the rest wait in Gradio's queue).\n\n"
-        "| metric | value |\n| --- | --- |\n"
-        f"| latency p50 (client side) | {r['p50_ms']:.0f} ms |\n"
-        f"| latency p95 | {r['p95_ms']:.0f} ms |\n"
-        f"| latency max | {r['max_ms']:.0f} ms |\n"
-        f"| throughput | {r['throughput_rps']:.1f} answers/s |\n"
-        f"| first question after start | {r['cold_first_ms']:.0f} ms |\n"
-        f"| server RSS before the load / peak during it | {r['idle_rss_mb']:.0f} MB / {r['peak_rss_mb']:.0f} MB |\n"
-        f"| answers for the wrong question / errors | {len(r['wrong'])} / {len(r['errors'])} |\n"
+        "(NEWSRAG_EMBEDDING_BACKEND), each started fresh; the client modes' rounds alternate on it. "
+        "`stock` clients are `gradio_client.Client(url)`; `no-verify` clients are `Client(url, ssl_verify=False)`, "
+        "which skips loading the CA bundle into a new SSL context twice per request (the server is plain "
+        "http on 127.0.0.1). The load generator runs on the server's 2 cores, so its CPU is the server's loss. "
+        '"First answer" is timed from the moment the server answers HTTP (its start message) to the first '
+        "answer.\n\n" + head + rows
     )
 
 
@@ -209,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend", action="append", choices=["onnx", "onnx-int8", "torch"], help="embedding backend(s), one server each"
     )
+    parser.add_argument(
+        "--client", action="append", choices=list(CLIENT_MODES), help="client mode(s) (default: all; see CLIENT_MODES)"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS or not 1 <= args.rounds <= 20:
         parser.error(f"--clients must be 1..{MAX_CLIENTS} and --rounds 1..20")
@@ -219,16 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     for backend in args.backend or [None]:
         with tempfile.TemporaryDirectory(prefix="newsrag-bench-ui-") as tmp:
             home = args.home / (backend or "default") if args.home else Path(tmp) / "home"
-            results.append(run(args.clients, args.rounds, home, backend))
-        print(report(results[-1]), flush=True)
+            results.extend(run(args.clients, args.rounds, home, backend, args.client))
+        print(report(results[-len(args.client or CLIENT_MODES) :]), flush=True)
     load_end = os.getloadavg()
-    text = report_many(results)
+    text = report(results)
     print(text)
     problems = [line for r in results for line in r["wrong"] + r["errors"]]
     for line in problems:
         print(f"problem: {line}", file=sys.stderr)
     if not args.no_docs:
-        backends = "".join(f" --backend {b}" for b in args.backend or [])
+        backends = "".join(f" --backend {b}" for b in args.backend or []) + "".join(f" --client {c}" for c in args.client or [])
         load = " / ".join("/".join(f"{x:.2f}" for x in avg) for avg in (load_start, load_end))
         body = (
             text + f"\nMeasured {dt.date.today().isoformat()} with `python -m newsrag.eval.bench_ui --clients "
