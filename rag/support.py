@@ -5,8 +5,8 @@ not tell them apart ("What did Varga-Lund say at the Tessaly summit?" when she s
 the finance minister call the deal 'a gift to Ostrelia'?" when the opposition leader said it). Three
 checks, each a reason a reader can verify in the articles:
 
-* **a date after the reporting**: the question names a day, and every quotable passage comes from an
-  article published before it;
+* **a day nobody reports**: the question names a day, and no quotable passage comes from an article
+  published on it or just after, or naming it;
 * **quoted words said by someone else**: the question quotes words (or "said that ...") and names a
   person, the retrieved articles print the words, and never with that person in the sentence or the one
   before;
@@ -25,6 +25,7 @@ import re
 from .features import quoted_in, spells_outlet
 from .lexical import LexicalIndex
 from .models import Article
+from .pins import REPORT_DAYS
 from .question import MONTH_NAMES, analyze, name_parts
 from .quote import PARAMS, Candidate, coverage
 from .text import content_words, tokens
@@ -61,12 +62,32 @@ def unsupported(
 def unreported(
     days: tuple[dt.date, ...], candidates: list[Candidate], articles: dict[str, Article], threshold: float
 ) -> str | None:
-    """The question names ``days``, and every quotable passage comes from an article published before
-    the first of them."""
-    dated = [articles[c.record.article_id].date for c in _quotable(candidates, threshold) if c.record.article_id in articles]
-    if not days or not dated or any(d is None or d >= days[0] for d in dated):
+    """The question names ``days``, and no quotable passage comes from an article that reports the first
+    of them: published that day or up to :data:`REPORT_DAYS` after, or later naming it ("March 17", "17
+    March") or, within the week after, its weekday ("on Tuesday"). An article from before the day reports
+    nothing of it, whatever it announces."""
+    quoted = {c.record.article_id for c in _quotable(candidates, threshold)}
+    dated = [articles[i] for i in quoted if i in articles]
+    if not days or not dated or any(_reports(a, days[0]) for a in dated):
         return None
-    return f"the passages on this come from articles published before {days[0].day} {days[0]:%B %Y}"
+    day = f"{days[0].day} {days[0]:%B %Y}"
+    if all(a.date is not None and a.date < days[0] for a in dated):
+        return f"the passages on this come from articles published before {day}"
+    return f"no article with a passage on this reports {day}: none was published on it or just after, or names it"
+
+
+def _reports(article: Article, day: dt.date) -> bool:
+    if article.date is None:
+        return True  # undated: it may be the report
+    after = (article.date - day).days
+    if after < 0:
+        return False  # published before the day: at most a preview of it
+    if after <= REPORT_DAYS:
+        return True
+    month = f"{day:%B}"
+    if re.search(rf"\b(?:{month} {day.day}|{day.day} {month})\b", article.text):
+        return True
+    return 0 < after <= 6 and re.search(rf"\b{day:%A}\b", article.text) is not None
 
 
 def _quotable(candidates: list[Candidate], threshold: float) -> list[Candidate]:

@@ -15,11 +15,12 @@ from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import QueryError
 from newsrag.rag.features import spells_outlet
-from newsrag.rag.models import Answer, AnswerChunk
+from newsrag.rag.models import Answer, AnswerChunk, Article
 from newsrag.rag.pins import Pins
 from newsrag.rag.question import dates_in
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
+from newsrag.rag.support import _reports
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -125,6 +126,11 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
             "What did Mayor Brannock say about swimming pools on 3 February 2025?",
             "the passages on this come from articles published before 3 February 2025",
         ),
+        # the articles on the swimming pools came out two weeks after 1 August 2024 and do not name that day
+        (
+            "What did Mayor Brannock say about swimming pools on 1 August 2024?",
+            "no article with a passage on this reports 1 August 2024",
+        ),
         # Osterhout speaks in the rationing story, Salcott scores in the football final: the passages on
         # Osterhout do not speak of Salcott
         ("What did Lena Osterhout say in Salcott?", "no passage on this mentions “Salcott”"),
@@ -139,10 +145,29 @@ def test_a_question_the_passages_do_not_support_is_an_abstention_that_says_why(
 
 
 @pytest.mark.parametrize(
+    ("published", "text", "reports"),
+    [
+        (dt.date(2026, 3, 19), "The minister spoke on Tuesday.", True),  # published within two days of it
+        (dt.date(2026, 3, 25), "At the March 17 meeting, the mayor said ...", True),  # names the day later
+        (dt.date(2026, 3, 25), "On 17 March the mayor said ...", True),
+        (dt.date(2026, 3, 21), "On Tuesday the mayor said ...", True),  # its weekday, in the week after
+        (dt.date(2026, 4, 2), "On Tuesday the mayor said ...", False),  # a later Tuesday
+        (dt.date(2026, 3, 25), "The mayor spoke at the club.", False),
+        (dt.date(2026, 3, 10), "The meeting on March 17 will decide ...", False),  # a preview reports nothing
+    ],
+)
+def test_which_article_reports_a_named_day(published: dt.date, text: str, reports: bool) -> None:
+    """17 March 2026 was a Tuesday."""
+    article = Article(id="a", title="t", date=published, text=text)
+    assert _reports(article, dt.date(2026, 3, 17)) is reports
+
+
+@pytest.mark.parametrize(
     ("question", "expected"),
     [
         ("Why did Priya Vandermeer say 'Arbitration could take months'?", "Arbitration could take months"),
-        ("What did Mayor Brannock say about swimming pools on 3 February 2024?", "swimming pools"),
+        ("What did Mayor Brannock say about swimming pools on 14 August 2024?", "swimming pools"),  # reported that day
+        ("What did Mayor Brannock say about swimming pools on 13 August 2024?", "swimming pools"),  # reported the next day
         ("What did Lena Osterhout say about Ferrin's Gap?", "Ferrin’s Gap"),
     ],
 )
