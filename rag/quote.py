@@ -32,12 +32,9 @@ class QuoteParams:
     per_article: int = 4  #: quotes per article at most
     mmr_lambda: float = 0.1  #: how much similarity to chosen sentences of the same article costs
     neighbour_margin: float = 0.2  #: a chosen sentence's neighbour within this much joins its quote
-    #: quotes come from the articles of the best this many quotable sentences (0: from any): news outlets
-    #: print the same statements, and a third outlet's copy costs the reader more than it adds
-    max_articles: int = 0
 
 
-PARAMS = QuoteParams(max_articles=2)
+PARAMS = QuoteParams()
 #: the best quotes whose next sentence joins them when it opens with a quotation mark
 LEAD_INS = 2
 _OPENING_QUOTES = ('"', "“", "‘", "«", "„")
@@ -119,9 +116,6 @@ def select(
         return []
     best = cands[0].score
     pool = [c for c in cands if c.score >= max(floor, best - params.margin)]
-    if params.max_articles:
-        kept = list(dict.fromkeys(c.record.article_id for c in pool))[: params.max_articles]
-        pool = [c for c in pool if c.record.article_id in kept]
     chosen: list[Candidate] = []
     per_article: dict[str, int] = {}
     room = _Room(max_chars)
