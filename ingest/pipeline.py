@@ -234,16 +234,23 @@ def write_articles(
     chunk_chars: int = 1500,
     on_batch: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
-    """Embed and store articles in batches of :data:`WRITE_BATCH`; returns (sections, sentences) written."""
+    """Embed and store articles in batches of :data:`WRITE_BATCH`; returns (sections, sentences) written.
+    Then the embedder may free what it kept for batches (the ONNX backend's arena: a server that ingested
+    an upload comes back to its size)."""
     n_sec = n_sen = 0
     batch: list[Article] = []
-    for article in articles:
-        batch.append(article)
-        if len(batch) == WRITE_BATCH:
+    try:
+        for article in articles:
+            batch.append(article)
+            if len(batch) == WRITE_BATCH:
+                n_sec, n_sen = _add(_write_batch(store, embedder, batch, chunk_chars, on_batch), (n_sec, n_sen))
+                batch = []
+        if batch:
             n_sec, n_sen = _add(_write_batch(store, embedder, batch, chunk_chars, on_batch), (n_sec, n_sen))
-            batch = []
-    if batch:
-        n_sec, n_sen = _add(_write_batch(store, embedder, batch, chunk_chars, on_batch), (n_sec, n_sen))
+    finally:
+        release = getattr(embedder, "release_batch_memory", None)  # only some backends keep batch memory
+        if release is not None:
+            release()
     return n_sec, n_sen
 
 

@@ -170,6 +170,22 @@ def test_a_store_of_an_earlier_int8_export_is_refused_until_reindexed(tmp_path: 
     assert any("pre-2014 borders" in c.quote for c in answer.citations)
 
 
+def test_an_ingest_frees_the_batch_session_and_a_question_keeps_its_own(tmp_path: Path) -> None:
+    """The batch session's arena keeps about 300 MB after an ingest; a server that ingested an upload must
+    come back to its size. The one-thread session a question uses stays."""
+    settings = make_settings(tmp_path / "home", embedding_backend="onnx")
+    embedder = make_embedder(settings)
+    assert isinstance(embedder, OnnxEmbedder)
+    question = embedder.encode(["What did Hegseth say about borders?"])
+    pair = embedder.encode(["two texts", "make a batch"])
+    assert len(embedder._sessions) == 2
+    assert ingest_paths([BUNDLED_ARTICLES], settings, embedder=embedder).added == 1
+    assert list(embedder._sessions) == [1]
+    assert np.array_equal(embedder.encode(["What did Hegseth say about borders?"]), question)
+    assert np.allclose(embedder.encode(["two texts", "make a batch"]), pair, atol=1e-6)  # a new batch session
+    assert len(embedder._sessions) == 2
+
+
 def test_a_question_on_the_onnx_backend_does_not_import_torch(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert ingest_paths([SEED], make_settings(home)).added == 1
