@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,19 @@ def questions(n: int, path: Path = DATASET) -> list[str]:
     raise SystemExit(f"{path} has only {len(seen)} different stand-alone questions; asked for {n}")
 
 
+def _tree_total(root: Any, measure: Callable[[Any], float]) -> float:
+    """``measure`` summed over a psutil process and its children (a child that ended meanwhile is skipped)."""
+    import psutil
+
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += measure(proc)
+        except psutil.Error:
+            continue
+    return total
+
+
 class RssSampler:
     """Peak resident memory of a process and its children, sampled in a background thread."""
 
@@ -61,14 +75,7 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> int:
-        import psutil
-
-        total = 0
-        for proc in [self.root, *self.root.children(recursive=True)]:
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                continue
+        total = int(_tree_total(self.root, lambda proc: proc.memory_info().rss))
         self.peak = max(self.peak, total)
         return total
 
@@ -94,8 +101,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 #: how the load generator's clients are made. ``stock``: ``gradio_client.Client(url)``, which builds two
-#: httpx clients per request and each loads the system's CA bundle into a new SSL context (about 45 ms of
-#: CPU per request, measured; on this 2-core machine that CPU is taken from the server). ``no-verify``:
+#: httpx clients per request and each loads the system's CA bundle into a new SSL context (49 ms of CPU per
+#: sequential request, measured; on this 2-core machine that CPU is taken from the server). ``no-verify``:
 #: ``Client(url, ssl_verify=False)``, the same client without that load (the server is plain http on
 #: 127.0.0.1, so nothing is verified either way); a browser user's client runs on their own machine.
 CLIENT_MODES = {"stock": {}, "no-verify": {"ssl_verify": False}}
@@ -103,14 +110,7 @@ CLIENT_MODES = {"stock": {}, "no-verify": {"ssl_verify": False}}
 
 def _cpu_seconds(process: Any) -> float:
     """User + system CPU seconds of a process and its children (psutil)."""
-    total = 0.0
-    for p in [process, *process.children(recursive=True)]:
-        try:
-            times = p.cpu_times()
-        except Exception:  # a child that ended meanwhile
-            continue
-        total += times.user + times.system
-    return total
+    return _tree_total(process, lambda proc: sum(proc.cpu_times()[:2]))
 
 
 def run(
