@@ -67,11 +67,11 @@ def unreported(
     March") or, within the week after, its weekday ("on Tuesday"). An article from before the day reports
     nothing of it, whatever it announces."""
     quoted = {c.record.article_id for c in _quotable(candidates, threshold)}
-    dated = [articles[i] for i in quoted if i in articles]
-    if not days or not dated or any(_reports(a, days[0]) for a in dated):
+    sources = [articles[i] for i in quoted if i in articles]
+    if not days or not sources or any(_reports(a, days[0]) for a in sources):
         return None
     day = f"{days[0].day} {days[0]:%B %Y}"
-    if all(a.date is not None and a.date < days[0] for a in dated):
+    if all(a.date is not None and a.date < days[0] for a in sources):
         return f"the passages on this come from articles published before {day}"
     return f"no article with a passage on this reports {day}: none was published on it or just after, or names it"
 
