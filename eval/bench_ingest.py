@@ -375,16 +375,55 @@ def _memory_table(rows: list[dict[str, Any]]) -> str:
         return ""
     body = "".join(
         f"| {m['n']:,} | {m['sections'] + m['sentences']:,} | {m['rss_before_ingest_mb']:.0f} MB | {m['peak_rss_mb']:.0f} MB | "
-        f"{m['peak_rss_mb'] - m['rss_before_ingest_mb']:.0f} MB | {m['articles_per_s']:.2f} |\n"
+        f"{m['peak_rss_mb'] - m['rss_before_ingest_mb']:.0f} MB | {m['store_resident_mb']:.0f} MB | "
+        f"{m['peak_rss_mb'] - m['rss_before_ingest_mb'] - m['store_resident_mb']:.0f} MB | {m['articles_per_s']:.2f} |\n"
         for m in rows
     )
     return f"""
 Peak memory against corpus size (`--memory N`: each N ingested by a fresh process, same backend; ingest
-reads the inputs once to plan, keeping only ids and hashes, then re-reads and writes them a batch at a time):
+reads the inputs once to plan, keeping only ids and hashes, then re-reads and writes them a batch at a time).
+"Store's index" is what a second fresh process adds to its memory by opening the finished store and
+searching each collection once (Chroma keeps the store's vector index in the memory of every process that
+reads it); the column after it is the rest of the growth, ingest's own working memory:
 
-| articles | records | RSS before ingest (model loaded) | peak RSS | growth during ingest | articles/s |
-|---:|---:|---:|---:|---:|---:|
+| articles | records | RSS before (model loaded) | peak RSS | growth in ingest | store's index | ingest's own | articles/s |
+|---:|---:|---:|---:|---:|---:|---:|---:|
 {body}"""
+
+
+#: Run by :func:`store_resident_mb` in a fresh process: the RSS that opening a store and searching each of
+#: its collections once adds (Chroma loads a collection's vector index on the first search).
+_RESIDENT_PROBE = """
+import json, sys
+import chromadb
+import numpy as np
+
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit("no VmRSS in /proc/self/status")
+
+base = rss()
+client = chromadb.PersistentClient(path=sys.argv[1])
+rng = np.random.default_rng(0)
+for listed in client.list_collections():
+    col = client.get_collection(listed.name)
+    if col.count():
+        dim = len(col.peek(1)["embeddings"][0])
+        col.query(query_embeddings=[rng.standard_normal(dim).astype(np.float32).tolist()], n_results=5)
+print(json.dumps(rss() - base))
+"""
+
+
+def store_resident_mb(chroma_dir: Path) -> float:
+    """Memory (RSS, MB) that a fresh process adds by opening the embedded store in ``chroma_dir`` and
+    searching each of its collections once."""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _RESIDENT_PROBE, str(chroma_dir)], check=True, capture_output=True, text=True)
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def memory_curve(sizes: list[int], seed: int, backend: str | None) -> list[dict[str, Any]]:
@@ -397,11 +436,17 @@ def memory_curve(sizes: list[int], seed: int, backend: str | None) -> list[dict[
         with tempfile.TemporaryDirectory(prefix="newsrag-bench-memory-") as tmp:
             out = Path(tmp) / "r.json"
             cmd = [sys.executable, "-m", "newsrag.eval.bench_ingest", "--n", str(n), "--seed", str(seed), "--no-docs"]
-            cmd += ["--json", str(out)] + (["--backend", backend] if backend else [])
+            cmd += ["--json", str(out), "--keep", str(Path(tmp) / "kept")] + (["--backend", backend] if backend else [])
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             r = json.loads(out.read_text(encoding="utf-8"))
+            resident = store_resident_mb(Path(tmp) / "kept" / "home" / "chroma")
         rows.append({k: r[k] for k in ("n", "sections", "sentences", "rss_before_ingest_mb", "peak_rss_mb", "articles_per_s")})
-        print(f"memory: N={n}: peak RSS {r['peak_rss_mb']:.0f} MB (before ingest {r['rss_before_ingest_mb']:.0f} MB)", flush=True)
+        rows[-1]["store_resident_mb"] = resident
+        print(
+            f"memory: N={n}: peak RSS {r['peak_rss_mb']:.0f} MB (before ingest {r['rss_before_ingest_mb']:.0f} MB); "
+            f"the store's index in a fresh process {resident:.0f} MB",
+            flush=True,
+        )
     return rows
 
 

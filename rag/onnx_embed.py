@@ -327,6 +327,11 @@ class OnnxEmbedder:
             # the arena reuses activation buffers from batch to batch: 1.3x the int8 throughput and 1.15x the
             # fp32 one, for about 200 MB more peak memory at 1,000 articles; it keeps ~300 MB after a batch,
             # which release_batch_memory() frees
+            if threads > 1:
+                # a memory pattern is planned and kept per input shape; batches come in many widths, so the
+                # patterns piled up with corpus size (peak +484 MB over 1,000 articles' texts against +342 MB
+                # without, and +345 / +341 MB over 120 articles), at the same throughput
+                options.enable_mem_pattern = False
             session = ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
             self._inputs = {i.name for i in session.get_inputs()}
             self._sessions[threads] = session

@@ -186,6 +186,22 @@ def test_an_ingest_frees_the_batch_session_and_a_question_keeps_its_own(tmp_path
     assert len(embedder._sessions) == 2
 
 
+def test_batches_keep_no_memory_pattern_per_shape_and_give_the_same_vectors(tmp_path: Path) -> None:
+    """onnxruntime plans and keeps a memory pattern per input shape; ingest batches come in many widths,
+    so the patterns grew with corpus size (docs/benchmarks.md, Ingest). Batch sessions plan none; the
+    vectors are those of one text at a time."""
+    embedder = make_embedder(make_settings(tmp_path / "home", embedding_backend="onnx"))
+    assert isinstance(embedder, OnnxEmbedder)
+    texts = ["a short one", "a somewhat longer text about borders and a summit", "three words here"]
+    alone = np.vstack([embedder.encode([t]) for t in texts])
+    together = embedder.encode(texts)
+    assert np.allclose(together, alone, atol=1e-5)
+    batch = max(embedder._sessions)
+    assert batch > 1
+    assert embedder._sessions[batch].get_session_options().enable_mem_pattern is False
+    assert embedder._sessions[1].get_session_options().enable_mem_pattern is True
+
+
 def test_a_question_on_the_onnx_backend_does_not_import_torch(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert ingest_paths([SEED], make_settings(home)).added == 1
