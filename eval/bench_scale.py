@@ -143,15 +143,10 @@ def measure_store(home: Path, n: int, queries: int, url: str | None = None) -> d
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def _server_rss_mb(pid: int) -> float:
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     import psutil
 
-    proc = psutil.Process(pid)
-    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
-
-
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from .servers import chroma_executable, free_port, http_ok
+    from .servers import chroma_executable, free_port, http_ok, tree_total
 
     cache: Path = args.cache
     sizes = sorted(set(args.n))
@@ -197,7 +192,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                         raise RuntimeError(f"chroma run did not start; see {log.name}")
                     time.sleep(0.5)
                 row["server"] = measure_store(home, n, args.queries, url)
-                row["server"]["server_rss_mb"] = _server_rss_mb(server.pid)
+                rss = tree_total(psutil.Process(server.pid), lambda proc: proc.memory_info().rss)
+                row["server"]["server_rss_mb"] = rss / 2**20
                 print(f"[N={n}] server: {row['server']}", flush=True)
             finally:
                 server.terminate()

@@ -21,12 +21,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .bench_ingest import DOCS, machine, write_doc_section
+from .servers import tree_total
 
 __all__ = ["questions", "RssSampler", "run", "main"]
 
@@ -49,19 +49,6 @@ def questions(n: int, path: Path = DATASET) -> list[str]:
     raise SystemExit(f"{path} has only {len(seen)} different stand-alone questions; asked for {n}")
 
 
-def _tree_total(root: Any, measure: Callable[[Any], float]) -> float:
-    """``measure`` summed over a psutil process and its children (a child that ended meanwhile is skipped)."""
-    import psutil
-
-    total = 0.0
-    for proc in [root, *root.children(recursive=True)]:
-        try:
-            total += measure(proc)
-        except psutil.Error:
-            continue
-    return total
-
-
 class RssSampler:
     """Peak resident memory of a process and its children, sampled in a background thread."""
 
@@ -75,7 +62,7 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> int:
-        total = int(_tree_total(self.root, lambda proc: proc.memory_info().rss))
+        total = int(tree_total(self.root, lambda proc: proc.memory_info().rss))
         self.peak = max(self.peak, total)
         return total
 
@@ -110,7 +97,7 @@ CLIENT_MODES = {"stock": {}, "no-verify": {"ssl_verify": False}}
 
 def _cpu_seconds(process: Any) -> float:
     """User + system CPU seconds of a process and its children (psutil)."""
-    return _tree_total(process, lambda proc: sum(proc.cpu_times()[:2]))
+    return tree_total(process, lambda proc: sum(proc.cpu_times()[:2]))
 
 
 def run(

@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ServerProcess", "free_port", "background", "running_server", "chroma_server", "llama_server", "HOST"]
+__all__ = ["ServerProcess", "free_port", "background", "running_server", "chroma_server", "llama_server", "tree_total", "HOST"]
 
 HOST = "127.0.0.1"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
@@ -30,6 +31,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def tree_total(root: Any, measure: Callable[[Any], float]) -> float:
+    """``measure`` summed over a psutil process and its children (a child that ended meanwhile is skipped)."""
+    import psutil
+
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += measure(proc)
+        except psutil.Error:
+            continue
+    return total
 
 
 @dataclass
