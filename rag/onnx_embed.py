@@ -325,8 +325,8 @@ class OnnxEmbedder:
             # idle pool threads must not spin: on a small machine they take the cores from whatever runs next
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             # the arena reuses activation buffers from batch to batch: 1.3x the int8 throughput and 1.15x the
-            # fp32 one, for about 200 MB more peak memory at 1,000 articles; it keeps ~300 MB after a batch,
-            # which release_batch_memory() frees
+            # fp32 one; it holds ~300-400 MB while an ingest runs, bounded by TOKEN_BUDGET, not by the corpus
+            # (docs/benchmarks.md, Ingest), and release_batch_memory() frees it
             if threads > 1:
                 # a memory pattern is planned and kept per input shape; batches come in many widths, so the
                 # patterns piled up with corpus size (peak +484 MB over 1,000 articles' texts against +342 MB
