@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from ..rag.embed import Embedder, make_embedder
+from ..rag.embed import Embedder, make_embedder, release_batch_memory
 from ..rag.errors import ParseError
 from ..rag.models import Article
 from ..rag.settings import Settings, get_settings
@@ -248,9 +248,7 @@ def write_articles(
         if batch:
             n_sec, n_sen = _add(_write_batch(store, embedder, batch, chunk_chars, on_batch), (n_sec, n_sen))
     finally:
-        release = getattr(embedder, "release_batch_memory", None)  # only some backends keep batch memory
-        if release is not None:
-            release()
+        release_batch_memory(embedder)
     return n_sec, n_sen
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "HashEmbedder",
     "make_embedder",
+    "release_batch_memory",
     "load_model",
     "model_identity",
     "split_identity",
@@ -55,6 +56,15 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         ...
+
+
+def release_batch_memory(embedder: Embedder) -> None:
+    """Free what ``embedder`` keeps between batches, if it keeps anything (the ONNX backend's arena, by its
+    ``release_batch_memory`` method); an embedder without the method, such as one of the caller's own,
+    keeps nothing to free."""
+    release = getattr(embedder, "release_batch_memory", None)
+    if release is not None:
+        release()
 
 
 def _model_path(name: str) -> str:
