@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["run", "write_doc_section", "machine", "DOCS"]
+__all__ = ["run", "write_doc_section", "machine", "rss_mb", "peak_rss_mb", "DOCS"]
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 GOAL_RATIO = 1.15  # issue 12 (was 1.3)
@@ -66,15 +66,31 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far. On Linux VmHWM: ``ru_maxrss`` carries the parent's peak
-    over into a child started by fork + exec, so a child of a big process would report its parent's peak."""
+def _status_mb(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (Linux), in MB; None where there is none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (VmRSS; Linux only)."""
+    rss = _status_mb("VmRSS")
+    if rss is None:
+        raise RuntimeError("no VmRSS in /proc/self/status: current memory is measured on Linux only")
+    return rss
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far. On Linux VmHWM: ``ru_maxrss`` carries the parent's peak
+    over into a child started by fork + exec, so a child of a big process would report its parent's peak."""
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
@@ -404,14 +420,9 @@ _RESIDENT_PROBE = """
 import json, sys
 import chromadb
 import numpy as np
+from newsrag.eval.bench_ingest import rss_mb
 
-def rss():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise SystemExit("no VmRSS in /proc/self/status")
-
-base = rss()
+base = rss_mb()
 client = chromadb.PersistentClient(path=sys.argv[1])
 rng = np.random.default_rng(0)
 for listed in client.list_collections():
@@ -419,7 +430,7 @@ for listed in client.list_collections():
     if col.count():
         dim = len(col.peek(1)["embeddings"][0])
         col.query(query_embeddings=[rng.standard_normal(dim).astype(np.float32).tolist()], n_results=5)
-print(json.dumps(rss() - base))
+print(json.dumps(rss_mb() - base))
 """
 
 

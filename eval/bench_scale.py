@@ -99,6 +99,7 @@ _PROBE = """
 import json, sys, time, statistics
 from pathlib import Path
 import numpy as np
+from newsrag.eval.bench_ingest import rss_mb
 from newsrag.eval.bench_query import _settings
 from newsrag.eval.synth import questions
 from newsrag.rag.chain import build_chain
@@ -120,7 +121,7 @@ for q in questions(n, queries, 0, draw=0):
     t = time.perf_counter()
     chain.invoke({"question": q})
     times.append((time.perf_counter() - t) * 1000)
-rss = [int(l.split()[1]) / 1024 for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmRSS:")][0]
+rss = rss_mb()
 store = chain.store
 records = store.count() + store.sections.count() + store.sentences.count()
 print(json.dumps({"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)), "rss_mb": rss,
