@@ -294,7 +294,8 @@ class OnnxEmbedder:
         self.quantized = quantized
         self.batch_size = batch_size
         self._lock = threading.Lock()
-        self._sessions: dict[int, Any] = {}
+        #: by role: False for one text, True for batches
+        self._sessions: dict[bool, Any] = {}
         self._tokenizer: Any = None
         self._pool = "mean"
         self._dim: int | None = None
@@ -313,13 +314,15 @@ class OnnxEmbedder:
         self._path = path
         self._tokenizer = tokenizer
 
-    def _session(self, threads: int) -> Any:
-        session = self._sessions.get(threads)
+    def _session(self, batch: bool) -> Any:
+        """The session for one text (a question: one thread, memory pattern kept) or for batches (every
+        core, no memory pattern). Two sessions even on one core, so that batches never keep patterns."""
+        session = self._sessions.get(batch)
         if session is None:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
+            options.intra_op_num_threads = (os.cpu_count() or 1) if batch else 1
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             # idle pool threads must not spin: on a small machine they take the cores from whatever runs next
@@ -327,22 +330,21 @@ class OnnxEmbedder:
             # the arena reuses activation buffers from batch to batch: 1.3x the int8 throughput and 1.15x the
             # fp32 one; it holds ~300-400 MB while an ingest runs, bounded by TOKEN_BUDGET, not by the corpus
             # (docs/benchmarks.md, Ingest), and release_batch_memory() frees it
-            if threads > 1:
+            if batch:
                 # a memory pattern is planned and kept per input shape; batches come in many widths, so the
                 # patterns piled up with corpus size (peak +484 MB over 1,000 articles' texts against +342 MB
                 # without, and +345 / +341 MB over 120 articles), at the same throughput
                 options.enable_mem_pattern = False
             session = ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
             self._inputs = {i.name for i in session.get_inputs()}
-            self._sessions[threads] = session
+            self._sessions[batch] = session
         return session
 
     def release_batch_memory(self) -> None:
-        """Drop the sessions that embed batches, and their arenas (about 300 MB after an ingest), so that a
+        """Drop the session that embeds batches, and its arena (about 300 MB after an ingest), so that a
         server that ingested an upload comes back to its size; the next batch makes a new one (0.2 s)."""
         with self._lock:
-            for threads in [t for t in self._sessions if t > 1]:
-                del self._sessions[threads]
+            self._sessions.pop(True, None)
 
     @property
     def dim(self) -> int:
@@ -377,7 +379,7 @@ class OnnxEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
             self._setup()
-            session = self._session(1 if len(texts) == 1 else (os.cpu_count() or 1))
+            session = self._session(len(texts) > 1)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)  # right-padded to the longest text

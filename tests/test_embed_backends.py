@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -180,7 +181,7 @@ def test_an_ingest_frees_the_batch_session_and_a_question_keeps_its_own(tmp_path
     pair = embedder.encode(["two texts", "make a batch"])
     assert len(embedder._sessions) == 2
     assert ingest_paths([BUNDLED_ARTICLES], settings, embedder=embedder).added == 1
-    assert list(embedder._sessions) == [1]
+    assert list(embedder._sessions) == [False]
     assert np.array_equal(embedder.encode(["What did Hegseth say about borders?"]), question)
     assert np.allclose(embedder.encode(["two texts", "make a batch"]), pair, atol=1e-6)  # a new batch session
     assert len(embedder._sessions) == 2
@@ -196,10 +197,27 @@ def test_batches_keep_no_memory_pattern_per_shape_and_give_the_same_vectors(tmp_
     alone = np.vstack([embedder.encode([t]) for t in texts])
     together = embedder.encode(texts)
     assert np.allclose(together, alone, atol=1e-5)
-    batch = max(embedder._sessions)
-    assert batch > 1
-    assert embedder._sessions[batch].get_session_options().enable_mem_pattern is False
-    assert embedder._sessions[1].get_session_options().enable_mem_pattern is True
+    batch, one = embedder._sessions[True].get_session_options(), embedder._sessions[False].get_session_options()
+    assert batch.enable_mem_pattern is False and batch.intra_op_num_threads == (os.cpu_count() or 1)
+    assert one.enable_mem_pattern is True and one.intra_op_num_threads == 1
+
+
+def test_on_one_core_batches_still_have_their_own_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one core both sessions run one thread; batches must still not share the question's session,
+    which keeps a memory pattern per shape (the growth with corpus size the batch session avoids)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    shared = make_embedder(make_settings(tmp_path / "home", embedding_backend="onnx"))
+    assert isinstance(shared, OnnxEmbedder)
+    # a fresh embedder: make_embedder keeps one per process, whose sessions other tests made
+    embedder = OnnxEmbedder(shared.name, shared.model_path, shared.home, quantized=False)
+    embedder.encode(["one question"])
+    embedder.encode(["two texts", "make a batch"])
+    batch, one = embedder._sessions[True], embedder._sessions[False]
+    assert batch is not one
+    assert batch.get_session_options().enable_mem_pattern is False
+    assert batch.get_session_options().intra_op_num_threads == 1
+    embedder.release_batch_memory()
+    assert list(embedder._sessions) == [False]
 
 
 def test_a_question_on_the_onnx_backend_does_not_import_torch(tmp_path: Path) -> None:
