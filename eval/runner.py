@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,9 @@ from ..rag.models import Answer, Article
 from ..rag.settings import Settings, get_settings
 from .datasets import DatasetItem, ResolvedItem, load_datasets, resolve_gold
 from .metrics import Metrics, Verdict, judge, summarize
+
+if TYPE_CHECKING:
+    from ..rag.embed import Embedder
 
 __all__ = ["EvalError", "EvalReport", "SystemResult", "QuestionResult", "run_eval", "SYSTEM", "MATCHED"]
 
@@ -239,8 +242,10 @@ def run_eval(
     *,
     progress: bool = False,
     log_line: Callable[[str], None] | None = None,
+    embedder: Embedder | None = None,
 ) -> EvalReport:
-    """Evaluate newsrag (and the ``baseline``, if named) on the datasets; see docs/eval.md."""
+    """Evaluate newsrag (and the ``baseline``, if named) on the datasets; see docs/eval.md. ``embedder``
+    replaces the configured one (the store must be of its model: with ``corpus``, a fresh one is)."""
     from .baseline import BASELINES
 
     dataset_paths = [str(p) for p in datasets]
@@ -255,7 +260,7 @@ def run_eval(
         # a throwaway store, but the ONNX export stays where the configured home keeps it (made once)
         settings = settings.model_copy(update={"home": Path(tmp), "chroma_url": None, "models_dir": settings.models_path})
     try:
-        return _run(items, dataset_paths, [str(c) for c in corpus or []], settings, baseline, progress, say)
+        return _run(items, dataset_paths, [str(c) for c in corpus or []], settings, baseline, progress, say, embedder)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -269,13 +274,14 @@ def _run(
     baseline: str | None,
     progress: bool,
     say: Callable[[str], None],
+    embedder: Embedder | None = None,
 ) -> EvalReport:
     from ..ingest import ingest_paths
     from ..rag.chain import build_chain
     from ..rag.embed import make_embedder
     from ..rag.store import make_store
 
-    embedder = make_embedder(settings)
+    embedder = embedder or make_embedder(settings)
     store = make_store(settings, model=embedder.name)
     if corpus:
         report = ingest_paths(corpus, settings, progress=progress, store=store, embedder=embedder)

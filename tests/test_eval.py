@@ -8,8 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import make_settings
 
 from newsrag.eval.cli import eval_command
 from newsrag.eval.datasets import DatasetError, DatasetItem, GoldSpan, ResolvedItem, load_dataset, load_datasets, resolve_gold
@@ -24,6 +26,9 @@ from newsrag.eval.metrics import (
     retrieval_ranks,
     summarize,
 )
+from newsrag.eval.noise_floor import Deltas, Perturbed, outcome_deltas
+from newsrag.eval.runner import run_eval
+from newsrag.rag.embed import HashEmbedder
 from newsrag.rag.models import Answer, ArticleSummary, Citation, Retrieved
 from newsrag.rag.settings import Settings
 
@@ -362,3 +367,27 @@ def test_eval_cli_refuses_unknown_metrics_and_bad_datasets_before_running(tmp_pa
     result = CliRunner().invoke(eval_command, [str(bad), "--corpus", str(tmp_path / "nothing")])
     assert result.exit_code == 1
     assert "bad.jsonl:2: missing 'question', 'gold', 'answerable'" in result.output
+
+
+def test_the_noise_floor_perturbs_each_text_the_same_way_and_counts_moved_answers(
+    small_eval: tuple[Path, Path], tmp_path: Path, hash_embedder: HashEmbedder
+) -> None:
+    """eval/noise_floor.py: a text always gets the same perturbed vector (the store and a question agree),
+    about as far from the exact one as sigma says; with no noise the answers are the exact ones."""
+    texts = ["What did Hegseth say about borders?", "another text", "What did Hegseth say about borders?"]
+    exact = hash_embedder.encode(texts)
+    noisy = Perturbed(hash_embedder, seed=1, sigma=0.0065).encode(texts)
+    assert np.array_equal(noisy[0], noisy[2]) and not np.array_equal(noisy[0], exact[0])
+    assert np.allclose(np.linalg.norm(noisy, axis=1), 1.0, atol=1e-5)
+    assert 0.98 < float((noisy * exact).sum(axis=1).mean()) < 0.999
+    assert not np.array_equal(Perturbed(hash_embedder, seed=2, sigma=0.0065).encode(texts[:1]), noisy[:1])
+
+    dataset, corpus = small_eval
+    settings = make_settings(tmp_path / "home")
+    base = run_eval([dataset], [corpus], settings, embedder=hash_embedder)
+    same = run_eval([dataset], [corpus], settings, embedder=Perturbed(hash_embedder, seed=1, sigma=0.0))
+    assert outcome_deltas(base, same) == Deltas(0, 0, 0, 0, 0)
+    # an embedder that knows nothing moves answers, and the deltas count them per kind
+    far = run_eval([dataset], [corpus], settings, embedder=Perturbed(hash_embedder, seed=1, sigma=10.0))
+    d = outcome_deltas(base, far)
+    assert d.moved > 0 and d.moved >= max(abs(d.hit), abs(d.first), abs(d.abstention), abs(d.false_abstention))
