@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import threading
 import warnings
@@ -26,7 +27,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["OnnxEmbedder", "export", "onnx_supported", "export_ready", "exported_path"]
+__all__ = ["OnnxEmbedder", "export", "onnx_supported", "export_ready", "exported_path", "usable_cores"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,39 @@ EXPORT_VERSION = 2
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: padded tokens per batch at most (64 texts of 128 tokens, or 32 of 256)
 TOKEN_BUDGET = 8192
+
+
+#: a container's CPU limit (``docker run --cpus=N``): cgroup v2's file, then v1's quota and period
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_QUOTA = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by its container's CPU limit.
+    ``os.cpu_count()`` counts the host's; a batch session with a thread per host core in a 2-CPU container
+    spends its time waiting for its own threads."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    limit = _cgroup_limit()
+    if limit is not None:
+        cores = min(cores, math.ceil(limit))
+    return max(cores, 1)
+
+
+def _cgroup_limit() -> float | None:
+    """CPUs the cgroup allows (quota / period), or None when it sets no limit or cannot be read."""
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text(encoding="utf-8").split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us, period_us = (int(f.read_text(encoding="utf-8")) for f in CGROUP_V1_QUOTA)
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
 def _weights(model_path: Path) -> Path | None:
@@ -322,7 +356,7 @@ class OnnxEmbedder:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
-            options.intra_op_num_threads = (os.cpu_count() or 1) if batch else 1
+            options.intra_op_num_threads = usable_cores() if batch else 1
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
             # idle pool threads must not spin: on a small machine they take the cores from whatever runs next

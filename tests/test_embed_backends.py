@@ -17,10 +17,11 @@ from conftest import CORPUS, MODELS_DIR, SEED, make_settings, newsrag_env
 
 from newsrag.ingest import ingest_paths
 from newsrag.ingest.reindex import reindex
+from newsrag.rag import onnx_embed
 from newsrag.rag.chain import build_chain
 from newsrag.rag.embed import SentenceTransformerEmbedder, make_embedder, model_identity
 from newsrag.rag.errors import ModelMismatchError
-from newsrag.rag.onnx_embed import OnnxEmbedder, export_ready, exported_path
+from newsrag.rag.onnx_embed import OnnxEmbedder, export_ready, exported_path, usable_cores
 from newsrag.rag.settings import BUNDLED_ARTICLES, BUNDLED_MODEL, Settings
 
 TEXTS = [
@@ -198,14 +199,14 @@ def test_batches_keep_no_memory_pattern_per_shape_and_give_the_same_vectors(tmp_
     together = embedder.encode(texts)
     assert np.allclose(together, alone, atol=1e-5)
     batch, one = embedder._sessions[True].get_session_options(), embedder._sessions[False].get_session_options()
-    assert batch.enable_mem_pattern is False and batch.intra_op_num_threads == (os.cpu_count() or 1)
+    assert batch.enable_mem_pattern is False and batch.intra_op_num_threads == usable_cores()
     assert one.enable_mem_pattern is True and one.intra_op_num_threads == 1
 
 
 def test_on_one_core_batches_still_have_their_own_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With one core both sessions run one thread; batches must still not share the question's session,
     which keeps a memory pattern per shape (the growth with corpus size the batch session avoids)."""
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(onnx_embed, "usable_cores", lambda: 1)
     shared = make_embedder(make_settings(tmp_path / "home", embedding_backend="onnx"))
     assert isinstance(shared, OnnxEmbedder)
     # a fresh embedder: make_embedder keeps one per process, whose sessions other tests made
@@ -262,3 +263,31 @@ def test_the_export_runs_in_a_child_process_so_the_server_never_holds_torch(tmp_
     )
     out = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "False"], out.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1", "cores"),
+    [
+        ("150000 100000\n", None, 2),  # docker --cpus=1.5: two threads
+        ("100000 100000\n", None, 1),
+        ("max 100000\n", None, 99),  # no limit: the affinity
+        (None, ("200000", "100000"), 2),  # cgroup v1
+        (None, ("-1", "100000"), 99),  # v1, no limit
+        (None, None, 99),  # neither file
+        ("garbled", None, 99),
+    ],
+)
+def test_batch_threads_follow_the_containers_cpu_limit_not_the_hosts_cores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, v2: str | None, v1: tuple[str, str] | None, cores: int
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(99)))
+    cpu_max = tmp_path / "cpu.max"
+    quota, period = tmp_path / "quota", tmp_path / "period"
+    if v2 is not None:
+        cpu_max.write_text(v2)
+    if v1 is not None:
+        quota.write_text(v1[0])
+        period.write_text(v1[1])
+    monkeypatch.setattr(onnx_embed, "CGROUP_CPU_MAX", cpu_max)
+    monkeypatch.setattr(onnx_embed, "CGROUP_V1_QUOTA", (quota, period))
+    assert usable_cores() == cores
