@@ -63,7 +63,7 @@ def _cgroup_limit() -> float | None:
     try:
         quota, period = CGROUP_CPU_MAX.read_text(encoding="utf-8").split()[:2]
         return None if quota == "max" else int(quota) / int(period)
-    except (OSError, ValueError):
+    except (OSError, ValueError, ZeroDivisionError):
         pass
     try:
         quota_us, period_us = (int(f.read_text(encoding="utf-8")) for f in CGROUP_V1_QUOTA)
@@ -350,7 +350,7 @@ class OnnxEmbedder:
 
     def _session(self, batch: bool) -> Any:
         """The session for one text (a question: one thread, memory pattern kept) or for batches (every
-        core, no memory pattern). Two sessions even on one core, so that batches never keep patterns."""
+        usable core, no memory pattern). Two sessions even on one core, so that batches never keep patterns."""
         session = self._sessions.get(batch)
         if session is None:
             import onnxruntime as ort

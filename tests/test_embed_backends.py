@@ -275,6 +275,7 @@ def test_the_export_runs_in_a_child_process_so_the_server_never_holds_torch(tmp_
         (None, ("-1", "100000"), 99),  # v1, no limit
         (None, None, 99),  # neither file
         ("garbled", None, 99),
+        ("100000 0\n", None, 99),
     ],
 )
 def test_batch_threads_follow_the_containers_cpu_limit_not_the_hosts_cores(
