@@ -27,19 +27,17 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..rag.embed import Embedder, make_embedder, release_batch_memory
-from ..rag.settings import Settings, get_settings
+from ..rag.settings import BUNDLED_ARTICLES, Settings, get_settings
 from .runner import SYSTEM, EvalReport, run_eval
 
 __all__ = ["Perturbed", "SETS", "outcome_deltas", "main"]
 
 _EVAL = Path(__file__).resolve().parent / "datasets"
-_REPO = Path(__file__).resolve().parent.parent
-_OLD = [_REPO / "data" / "articles", _REPO / "tests" / "fixtures" / "corpus"]
+_OLD = [BUNDLED_ARTICLES, Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "corpus"]
 #: name: (questions, corpus)
 SETS: dict[str, tuple[Path, list[Path]]] = {
     "news/test2": (_EVAL / "news" / "test2.jsonl", [_EVAL / "news" / "articles"]),
@@ -86,8 +84,12 @@ class Deltas:
     false_abstention: int
     moved: int  #: questions whose outcome (hit, first, abstained) changed either way
 
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        return (self.hit, self.first, self.abstention, self.false_abstention)
+
     def cell(self) -> str:
-        return f"{self.hit:+d} / {self.first:+d} / {self.abstention:+d} / {self.false_abstention:+d}"
+        return " / ".join(f"{n:+d}" for n in self.counts)
 
 
 def _outcomes(report: EvalReport) -> dict[str, tuple[bool, bool, bool, bool]]:
@@ -115,7 +117,7 @@ def outcome_deltas(exact: EvalReport, other: EvalReport) -> Deltas:
     return Deltas(hit, first, abstention, false_abstention, moved)
 
 
-def _run(name: str, settings: Settings, embedder: Any = None) -> EvalReport:
+def _run(name: str, settings: Settings, embedder: Embedder | None = None) -> EvalReport:
     questions, corpus = SETS[name]
     return run_eval([questions], corpus, settings, embedder=embedder)
 
@@ -142,12 +144,12 @@ def main(argv: list[str] | None = None) -> None:
         for seed in range(1, args.seeds + 1):
             noisy = Perturbed(make_embedder(settings), seed, args.sigma)
             d = outcome_deltas(exact, _run(name, settings, noisy))
-            pooled[f"seed {seed}"] += (d.hit, d.first, d.abstention, d.false_abstention)
+            pooled[f"seed {seed}"] += d.counts
             cells.append(f"{d.cell()} ({d.moved})")
         if args.backend:
             other = settings.model_copy(update={"embedding_backend": args.backend})
             d = outcome_deltas(exact, _run(name, other))
-            pooled[runs[-1]] += (d.hit, d.first, d.abstention, d.false_abstention)
+            pooled[runs[-1]] += d.counts
             cells.append(f"{d.cell()} ({d.moved})")
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
     print("| pooled | " + " | ".join(" / ".join(f"{int(v):+d}" for v in pooled[r]) for r in runs) + " |")
