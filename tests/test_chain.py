@@ -15,12 +15,12 @@ from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import QueryError
 from newsrag.rag.features import spells_outlet
-from newsrag.rag.models import Answer, AnswerChunk, Article
+from newsrag.rag.models import Answer, AnswerChunk, Article, Sentence
 from newsrag.rag.pins import Pins
 from newsrag.rag.question import dates_in
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
-from newsrag.rag.support import _reports
+from newsrag.rag.support import _reports, _speaks
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -134,6 +134,11 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
         # Osterhout speaks in the rationing story, Salcott scores in the football final: the passages on
         # Osterhout do not speak of Salcott
         ("What did Lena Osterhout say in Salcott?", "no passage on this mentions “Salcott”"),
+        # Allingham speaks in the section on the operator's answer; Kessel Valley is in the one on commuters
+        (
+            "What did Rupert Allingham tell union members at the Kessel Valley depot?",
+            "no passage that reports what “Rupert Allingham” said mentions “Kessel Valley”",
+        ),
     ],
 )
 def test_a_question_the_passages_do_not_support_is_an_abstention_that_says_why(
@@ -163,12 +168,38 @@ def test_which_article_reports_a_named_day(published: dt.date, text: str, report
 
 
 @pytest.mark.parametrize(
+    ("text", "speaks"),
+    [
+        ("Nothing happened first. Rupert Allingham said the offer was final. Then the talks ended.", True),
+        ('Nothing happened first. "It is final," said Rupert Allingham, the chief executive. Then the talks ended.', True),
+        ("Nothing happened first. Allingham, who ran the operator for a decade, told reporters it was final. End.", True),
+        # named after the verb, as the one to be invited, not as the speaker
+        ("Nothing happened first. The chair said the committee would invite the operator's chief, Rupert Allingham. End.", False),
+        ("Rupert Allingham arrived at noon. He said the offer was final. Then the talks ended.", True),
+        ('Rupert Allingham arrived at noon. "The offer is final," the statement went on. Then the talks ended.', True),
+        ("Nothing happened first. Rupert Allingham opened the meeting at noon. Then the talks ended.", False),
+        # "he said" three sentences after the name: someone else may have spoken since
+        ("Rupert Allingham arrived. The chair opened. Questions came. He said the offer was final. End.", False),
+    ],
+)
+def test_who_speaks_in_a_sentence(text: str, speaks: bool) -> None:
+    """Whether the second-to-last sentence reports Allingham's words."""
+    ends = [i + 1 for i, ch in enumerate(text) if ch == "." and (i + 1 == len(text) or text[i + 1] == " ")]
+    starts = [0] + [e + 1 for e in ends[:-1]]
+    sentences = [Sentence(index=i, section=0, start=a, end=b) for i, (a, b) in enumerate(zip(starts, ends, strict=True))]
+    article = Article(id="a", title="t", text=text, sentences=sentences)
+    assert _speaks(article, len(sentences) - 2, "allingham") is speaks
+
+
+@pytest.mark.parametrize(
     ("question", "expected"),
     [
         ("Why did Priya Vandermeer say 'Arbitration could take months'?", "Arbitration could take months"),
         ("What did Mayor Brannock say about swimming pools on 14 August 2024?", "swimming pools"),  # reported that day
         ("What did Mayor Brannock say about swimming pools on 13 August 2024?", "swimming pools"),  # reported the next day
         ("What did Lena Osterhout say about Ferrin's Gap?", "Ferrin’s Gap"),
+        # "He said": Allingham is named in the sentence before
+        ("What did Allingham say the three-day strike had cost the company?", "2.1 million dollars"),
     ],
 )
 def test_the_same_questions_asked_right_are_answered(chain: NewsragChain, question: str, expected: str) -> None:
