@@ -196,14 +196,8 @@ def _unsaid(turn: str, names: Names, pool: list[Candidate], articles: dict[str, 
     """The question asks what a named person said, and no quotable passage reports the person speaking (in
     its sentence or one next to it), or one of the question's other names is in the section of none that
     does."""
-    asked = _ASKS_WORDS.search(turn)
-    if asked is None:
-        return None
-    # the person is the last name before the verb: "Wenlow Yards' chief executive Ylva Brandt"
-    ends = {name: [m.end() for m in re.finditer(rf"\b{re.escape(name)}\b", asked.group("who"))] for name, _ in names}
-    placed = [(ends[name][-1], len(name), (name, terms)) for name, terms in names if ends[name]]
-    who = max(placed, key=lambda p: p[:2])[2] if placed else None
-    if who is None or not tokens(who[0]):
+    who = _speaker(turn, names)
+    if who is None:
         return None
     surname = tokens(who[0])[-1]
     others = [(name, terms) for name, terms in names if name != who[0]]
@@ -241,3 +235,15 @@ def _speaks(article: Article, i: int, surname: str) -> bool:
     if not _SAID_BY_PRONOUN.search(text):
         return False
     return any(surname in tokens(article.text[p.start : p.end]) for p in article.sentences[max(i - 2, 0) : i])
+
+
+def _speaker(turn: str, names: Names) -> tuple[str, set[str]] | None:
+    """The person whose words the question asks for ("What did <name> say / tell ..."): the last of its
+    names before the verb, so that "Wenlow Yards' chief executive Ylva Brandt" asks about Brandt."""
+    asked = _ASKS_WORDS.search(turn)
+    if asked is None:
+        return None
+    ends = {name: [m.end() for m in re.finditer(rf"\b{re.escape(name)}\b", asked.group("who"))] for name, _ in names}
+    placed = [(ends[name][-1], len(name), (name, terms)) for name, terms in names if ends[name]]
+    who = max(placed, key=lambda p: p[:2])[2] if placed else None
+    return who if who is not None and tokens(who[0]) else None
