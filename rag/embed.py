@@ -100,8 +100,29 @@ def load_model(name: str) -> Any:
                 f"NEWSRAG_EMBEDDING_MODEL={name!r}: cannot load{hint}: {e}. "
                 f"Use {BUNDLED_MODEL!r} (bundled) or the path of a local sentence-transformers model."
             ) from e
+        cap_torch_threads()
         _MODELS[name] = model
         return model
+
+
+#: environment variables by which a user sets torch's thread count themselves
+THREAD_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cap_torch_threads(torch_module: Any = None) -> None:
+    """Keep torch to the cores this process may use (:func:`~newsrag.rag.onnx_embed.usable_cores`). torch
+    starts a thread per core it sees, and in a container with a CPU limit it sees the host's: 64 threads
+    for 2 CPUs spend their time waiting for each other. A thread count the user set is left alone."""
+    if any(os.environ.get(v) for v in THREAD_SETTINGS):
+        return
+    if torch_module is None:
+        import torch as torch_module
+    from .onnx_embed import usable_cores
+
+    cores = usable_cores()
+    if torch_module.get_num_threads() > cores:
+        log.info("torch: %d threads for the %d cores this process may use", cores, cores)
+        torch_module.set_num_threads(cores)
 
 
 class SentenceTransformerEmbedder:

@@ -17,7 +17,7 @@ from conftest import CORPUS, MODELS_DIR, SEED, make_settings, newsrag_env
 
 from newsrag.ingest import ingest_paths
 from newsrag.ingest.reindex import reindex
-from newsrag.rag import onnx_embed
+from newsrag.rag import embed, onnx_embed
 from newsrag.rag.chain import build_chain
 from newsrag.rag.embed import SentenceTransformerEmbedder, make_embedder, model_identity
 from newsrag.rag.errors import ModelMismatchError
@@ -292,3 +292,55 @@ def test_batch_threads_follow_the_containers_cpu_limit_not_the_hosts_cores(
     monkeypatch.setattr(onnx_embed, "CGROUP_CPU_MAX", cpu_max)
     monkeypatch.setattr(onnx_embed, "CGROUP_V1_QUOTA", (quota, period))
     assert usable_cores() == cores
+
+
+class _Torch:
+    """torch's two thread calls, recorded."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def get_num_threads(self) -> int:
+        return self.threads
+
+    def set_num_threads(self, n: int) -> None:
+        self.threads = n
+
+
+@pytest.mark.parametrize(
+    ("threads", "env", "after"),
+    [
+        (64, {}, 2),  # a host's 64 cores seen from a 2-CPU container
+        (2, {}, 2),
+        (1, {}, 1),  # fewer than allowed: left as it is
+        (64, {"OMP_NUM_THREADS": "8"}, 64),  # the user's own setting stays
+        (64, {"MKL_NUM_THREADS": "8"}, 64),
+    ],
+)
+def test_torch_keeps_to_the_cores_the_container_allows(
+    monkeypatch: pytest.MonkeyPatch, threads: int, env: dict[str, str], after: int
+) -> None:
+    for name in embed.THREAD_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(onnx_embed, "usable_cores", lambda: 2)
+    torch = _Torch(threads)
+    embed.cap_torch_threads(torch)
+    assert torch.threads == after
+
+
+def test_loading_the_torch_model_caps_its_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real load path calls the cap (the model is cached per process, so it is cleared first)."""
+    import torch
+
+    before = torch.get_num_threads()
+    for name in embed.THREAD_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(onnx_embed, "usable_cores", lambda: 1)
+    monkeypatch.setattr(embed, "_MODELS", {})
+    try:
+        embed.load_model(BUNDLED_MODEL)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
