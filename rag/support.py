@@ -238,12 +238,13 @@ def _speaks(article: Article, i: int, surname: str) -> bool:
 
 
 def _speaker(turn: str, names: Names) -> tuple[str, set[str]] | None:
-    """The person whose words the question asks for ("What did <name> say / tell ..."): the last of its
-    names before the verb, so that "Wenlow Yards' chief executive Ylva Brandt" asks about Brandt."""
+    """The person whose words the question asks for ("What did <name> say / tell ..."): the name that ends
+    the words before the verb, so that "Wenlow Yards' chief executive Ylva Brandt" asks about Brandt, and
+    "the Pentagon chief" or "Ostrelia's defence minister" about nobody by name."""
     asked = _ASKS_WORDS.search(turn)
     if asked is None:
         return None
-    ends = {name: [m.end() for m in re.finditer(rf"\b{re.escape(name)}\b", asked.group("who"))] for name, _ in names}
-    placed = [(ends[name][-1], len(name), (name, terms)) for name, terms in names if ends[name]]
-    who = max(placed, key=lambda p: p[:2])[2] if placed else None
+    phrase = asked.group("who").rstrip(" ,")
+    ending = [(name, terms) for name, terms in names if re.search(rf"\b{re.escape(name)}$", phrase)]
+    who = max(ending, key=lambda n: len(n[0]), default=None)
     return who if who is not None and tokens(who[0]) else None

@@ -20,7 +20,7 @@ from newsrag.rag.pins import Pins
 from newsrag.rag.question import dates_in
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
-from newsrag.rag.support import _reports, _speaks
+from newsrag.rag.support import _reports, _speaker, _speaks
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -168,6 +168,30 @@ def test_which_article_reports_a_named_day(published: dt.date, text: str, report
 
 
 @pytest.mark.parametrize(
+    ("question", "names", "speaker"),
+    [
+        (
+            "What did Wenlow Yards' chief executive Ylva Brandt tell the committee?",
+            ["Wenlow Yards", "Ylva Brandt"],
+            "Ylva Brandt",
+        ),
+        (
+            "What did Governor Pieter Hallgren tell the Chamber?",
+            ["Governor Pieter Hallgren", "Hall", "Chamber"],
+            "Governor Pieter Hallgren",
+        ),
+        ("How did Hallgren respond?", ["Hallgren"], "Hallgren"),
+        ("What did the Pentagon chief say about borders?", ["Pentagon"], None),
+        ("How did Ostrelia's defence minister respond to Varga-Lund?", ["Ostrelia", "Varga-Lund"], None),
+        ("Why was Hallgren late?", ["Hallgren"], None),
+    ],
+)
+def test_whose_words_a_question_asks_for(question: str, names: list[str], speaker: str | None) -> None:
+    found = _speaker(question, [(name, set(name.lower().split())) for name in names])
+    assert (found[0] if found else None) == speaker
+
+
+@pytest.mark.parametrize(
     ("text", "speaks"),
     [
         ("Nothing happened first. Rupert Allingham said the offer was final. Then the talks ended.", True),
@@ -200,6 +224,8 @@ def test_who_speaks_in_a_sentence(text: str, speaks: bool) -> None:
         ("What did Lena Osterhout say about Ferrin's Gap?", "Ferrin’s Gap"),
         # "He said": Allingham is named in the sentence before
         ("What did Allingham say the three-day strike had cost the company?", "2.1 million dollars"),
+        # a role, not a name, says it: the Pentagon never speaks, its chief does
+        ("What did the Pentagon chief say about borders?", "pre-2014 borders"),
     ],
 )
 def test_the_same_questions_asked_right_are_answered(chain: NewsragChain, question: str, expected: str) -> None:
