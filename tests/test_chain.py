@@ -184,6 +184,9 @@ def test_which_article_reports_a_named_day(published: dt.date, text: str, report
         ("What did the Pentagon chief say about borders?", ["Pentagon"], None),
         ("How did Ostrelia's defence minister respond to Varga-Lund?", ["Ostrelia", "Varga-Lund"], None),
         ("Why was Hallgren late?", ["Hallgren"], None),
+        # deeds, not words
+        ("How did Kessmoor defend the title?", ["Kessmoor"], None),
+        ("What did Hallgren give the museum?", ["Hallgren"], None),
     ],
 )
 def test_whose_words_a_question_asks_for(question: str, names: list[str], speaker: str | None) -> None:
