@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from .features import quoted_in, spells_outlet
 from .lexical import LexicalIndex
@@ -70,7 +71,6 @@ _SAID_BY_PRONOUN = re.compile(
 #: words before a verb of saying and after it where its speaker is named ("Emil Varga-Lund, the defence
 #: minister, said"; "said Defence Minister Emil Varga-Lund")
 BEFORE_VERB, AFTER_VERB = 10, 5
-_WORDS = re.compile(r"[^\s]+")
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 #: the question's longer words, to skip articles that cannot print its quoted words
 _WORD = re.compile(r"\b[^\W\d_]{6,}\b")
@@ -180,18 +180,8 @@ def _said_by_another(turn: str, names: Names, articles: dict[str, Article], inde
 
 def _apart(names: Names, pool: list[Candidate], articles: dict[str, Article], index: LexicalIndex) -> str | None:
     """The first name that no quotable passage has in its neighbourhood."""
-    missing = dict(names)
-    for c in pool:
-        a = articles.get(c.record.article_id)
-        if a is None or not a.sentences:
-            continue
-        i = c.record.index
-        lo, hi = a.sentences[max(i - BEFORE, 0)], a.sentences[min(i + AFTER, len(a.sentences) - 1)]
-        near = content_words(f"{a.title}\n{a.text[lo.start : hi.end]}")
-        missing = {name: terms for name, terms in missing.items() if coverage(terms, near, index) < NAME_COVER}
-        if not missing:
-            return None
-    return f"no passage on this mentions “{next(iter(missing))}”" if missing else None
+    name = _missing(names, pool, articles, index, _neighbourhood)
+    return f"no passage on this mentions “{name}”" if name else None
 
 
 def _unsaid(turn: str, names: Names, pool: list[Candidate], articles: dict[str, Article], index: LexicalIndex) -> str | None:
@@ -202,25 +192,45 @@ def _unsaid(turn: str, names: Names, pool: list[Candidate], articles: dict[str, 
     if who is None:
         return None
     surname = tokens(who[0])[-1]
-    others = [(name, terms) for name, terms in names if name != who[0]]
-    missing = dict(others)
-    spoke = False
+    speaking = []
     for c in pool:
         a = articles.get(c.record.article_id)
+        i = c.record.index
+        if a is not None and any(_speaks(a, j, surname) for j in range(max(i - 1, 0), min(i + 2, len(a.sentences)))):
+            speaking.append(c)
+    if not speaking:
+        return f"no passage on this reports what “{who[0]}” said"
+    others = [(name, terms) for name, terms in names if name != who[0]]
+    name = _missing(others, speaking, articles, index, _section)
+    return f"no passage that reports what “{who[0]}” said mentions “{name}”" if name else None
+
+
+def _missing(
+    names: Names, pool: list[Candidate], articles: dict[str, Article], index: LexicalIndex, around: Callable[[Article, int], str]
+) -> str | None:
+    """The first of ``names`` that is in no pool passage's title or ``around`` text (None: each is in one)."""
+    missing = dict(names)
+    for c in pool:
+        a = articles.get(c.record.article_id)
+        if not missing:
+            break
         if a is None or not a.sentences:
             continue
-        i = c.record.index
-        if not any(_speaks(a, j, surname) for j in range(max(i - 1, 0), min(i + 2, len(a.sentences)))):
-            continue
-        spoke = True
-        section = [s for s in a.sentences if s.section == a.sentences[i].section]
-        near = content_words(f"{a.title}\n{a.text[section[0].start : section[-1].end]}")
+        near = content_words(f"{a.title}\n{around(a, c.record.index)}")
         missing = {name: terms for name, terms in missing.items() if coverage(terms, near, index) < NAME_COVER}
-        if not missing:
-            return None
-    if not spoke:
-        return f"no passage on this reports what “{who[0]}” said"
-    return f"no passage that reports what “{who[0]}” said mentions “{next(iter(missing))}”"
+    return next(iter(missing), None)
+
+
+def _neighbourhood(a: Article, i: int) -> str:
+    """Sentence ``i`` with two sentences before it and one after: the speaker, the event."""
+    lo, hi = a.sentences[max(i - BEFORE, 0)], a.sentences[min(i + AFTER, len(a.sentences) - 1)]
+    return a.text[lo.start : hi.end]
+
+
+def _section(a: Article, i: int) -> str:
+    """The sentences of sentence ``i``'s headline section."""
+    section = [s for s in a.sentences if s.section == a.sentences[i].section]
+    return a.text[section[0].start : section[-1].end]
 
 
 def _speaks(article: Article, i: int, surname: str) -> bool:
@@ -229,9 +239,9 @@ def _speaks(article: Article, i: int, surname: str) -> bool:
     two sentences before."""
     s = article.sentences[i]
     text = article.text[s.start : s.end]
-    words = [w.lower() for w in _WORDS.findall(text)]
+    words = text.split()
     for m in _SPEECH.finditer(text):
-        at = len(_WORDS.findall(text[: m.start()]))
+        at = len(text[: m.start()].split())
         if surname in tokens(" ".join(words[max(at - BEFORE_VERB, 0) : at + 1 + AFTER_VERB])):
             return True
     if not _SAID_BY_PRONOUN.search(text):
