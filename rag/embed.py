@@ -119,9 +119,9 @@ def cap_torch_threads(torch_module: Any = None) -> None:
         import torch as torch_module
     from .onnx_embed import usable_cores
 
-    cores = usable_cores()
-    if torch_module.get_num_threads() > cores:
-        log.info("torch: %d threads for the %d cores this process may use", cores, cores)
+    cores, threads = usable_cores(), torch_module.get_num_threads()
+    if threads > cores:
+        log.info("torch: %d threads instead of %d, for the %d cores this process may use", cores, threads, cores)
         torch_module.set_num_threads(cores)
 
 
