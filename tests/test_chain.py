@@ -134,6 +134,9 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
         # Osterhout speaks in the rationing story, Salcott scores in the football final: the passages on
         # Osterhout do not speak of Salcott
         ("What did Lena Osterhout say in Salcott?", "no passage on this mentions “Salcott”"),
+        # no stored article prints "Zelensky": Hegseth's words on NATO are not his
+        ("What did Zelensky say about NATO membership?", "none of them mentions “Zelensky”"),
+        ("What did President Zelensky tell reporters about NATO?", "none of them mentions “President Zelensky”"),
         # Allingham speaks in the section on the operator's answer; Kessel Valley is in the one on commuters
         (
             "What did Rupert Allingham tell union members at the Kessel Valley depot?",
