@@ -4,8 +4,8 @@
 ``python -m newsrag.eval.train_scorer`` trains on the development data: the news dev split over the news
 corpus, and the first shipped set (``newsrag_qa.jsonl``, the one the hand weights were tuned on) over the
 bundled article and the fixture corpus, so that the scorer serves both kinds of corpus. ``--dataset`` and
-``--corpus`` (repeatable) replace them. The held-out sets (``news/test.jsonl``, ``news/test2.jsonl``, ``heldout_qa.jsonl``) are
-never read.
+``--corpus`` (repeatable) replace them. The held-out sets (``news/test.jsonl``, ``news/test2.jsonl``,
+``news/test3.jsonl``, ``heldout_qa.jsonl``) are never read.
 
 1. The corpus is ingested into a temporary store with the bundled model; every dev question goes through
    the chain's retrieval (``chain.gather``), so the features are exactly those the chain computes.
@@ -42,7 +42,7 @@ __all__ = ["collect", "main"]
 
 NEWS = Path(__file__).resolve().parent / "datasets" / "news"
 REPO = Path(__file__).resolve().parent.parent
-HELD_OUT = {"test.jsonl", "test2.jsonl", "heldout_qa.jsonl"}
+HELD_OUT = {"test.jsonl", "test2.jsonl", "test3.jsonl", "heldout_qa.jsonl"}
 #: Quoted characters per answer with the learned scorer: the issue's reader budget.
 MAX_CHARS = 600
 
