@@ -187,6 +187,9 @@ class Evidence:
     #: why the passages cannot report the day the question names (all published before it), read before
     #: the chain preferred that day's articles
     unreported: str | None = None
+    #: why the quotable passages do not support what the question takes for granted (``rag.support``),
+    #: read from the hand scores after any preference for an outlet or a day
+    unsupported: str | None = None
 
     @property
     def retrieved(self) -> list[Retrieved]:

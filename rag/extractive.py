@@ -15,7 +15,6 @@ from .quote import QuoteParams, merge, select
 from .ranking import abstain_reason, answerable_probability, explain
 from .rewrite import unmentioned_topic
 from .scorer import Scorer
-from .support import unsupported
 
 __all__ = ["answerable", "extractive_answer", "LEARNED"]
 
@@ -25,22 +24,25 @@ LEARNED = QuoteParams(margin=1.0, neighbour_margin=0.15, per_article=2)
 
 
 def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> tuple[bool, str | None]:
-    """Whether the evidence answers the question; if not, an optional reason for the reader. With the
-    learned ``scorer`` its question model decides; without, the hand-set relevance bar ``threshold``."""
+    """Whether the evidence answers the question; if not, an optional reason for the reader. Whether the
+    passages are relevant is decided by the learned ``scorer``'s question model, or without one by the
+    hand-set relevance bar ``threshold``; then, either way, the passages must support what the question
+    takes for granted (``rag.support``, read by the chain from the hand scores)."""
     missing = ev.unmentioned or unmentioned_topic(ev.query, ev.index)
     if missing:
         return False, f"none of them mentions “{missing}”"
     if scorer is not None:
         if answerable_probability(ev, scorer) < scorer.abstain_below:
             return False, abstain_reason(ev)
-        return True, None
+        reason = ev.unreported or ev.unsupported
+        return (False, reason) if reason else (True, None)
     if not ev.candidates or ev.relevance < threshold:
         return False, explain(ev)
     kind = expected_type(ev.inp.question)
     if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
         what = "an amount of money" if kind == "money" else "a number"
         return False, f"no relevant passage gives {what}"
-    reason = ev.unreported or unsupported(ev.turn or ev.query, ev.candidates, ev.articles, ev.index, threshold)
+    reason = ev.unreported or ev.unsupported
     if reason:
         return False, reason
     return True, None

@@ -135,6 +135,32 @@ def test_learned_chain_says_what_the_articles_lack(learned: NewsragChain) -> Non
     assert answer.abstained and "none of them mentions" in answer.answer
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        # Allingham speaks in the section on the operator's answer; Kessel Valley is in the one on commuters
+        (
+            "What did Rupert Allingham tell union members at the Kessel Valley depot?",
+            "no passage that reports what “Rupert Allingham” said mentions “Kessel Valley”",
+        ),
+        # the articles on the swimming pools came out two weeks after 1 August 2024 and do not name that day
+        (
+            "What did Mayor Brannock say about swimming pools on 1 August 2024?",
+            "no article with a passage on this reports 1 August 2024",
+        ),
+    ],
+)
+def test_learned_chain_abstains_when_the_passages_do_not_support_the_question(
+    learned: NewsragChain, question: str, reason: str
+) -> None:
+    """The question model finds these answerable; the default chain's support checks, read from the hand
+    scores, refuse them and say why."""
+    answer = learned.invoke({"question": question})
+    assert answer.abstained and answer.citations == [], answer.answer
+    assert reason in answer.answer
+
+
 class _SameIdf:
     def idf(self, term: str) -> float:
         return 1.0
