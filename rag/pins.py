@@ -5,7 +5,9 @@ misnames an outlet or a day still gets the story).
   its sentences preferred;
 * **a day** it names ("... at the summit on 12 March?"): the sections of articles dated that day or up to
   three days later (the reports of it) are retrieved too; sentences of articles dated up to two days
-  after it are preferred, and those of articles published before it (which cannot report it) demoted;
+  after it are preferred, and those of articles published before it (which cannot report it) demoted.
+  A day named as what was chosen ("Why did the council settle on May 17 for the referendum?") is not
+  when anything the question asks about happened, and pins nothing;
 * **the latest word** ("now", "in the end", "most recent"): newer articles' sentences are preferred, in
   proportion to their date between the oldest and the newest candidate's.
 
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 from .features import spells_outlet
 from .models import Article
-from .question import analyze, dates_in, name_parts
+from .question import DAY_MENTION, analyze, dates_in, name_parts
 from .quote import Candidate, rank
 from .retrieve import Filters
 
@@ -33,6 +35,14 @@ LATEST_BONUS = 0.15  #: added, scaled by recency, to the newest candidates' scor
 EXTRA_SECTIONS = 3  #: sections retrieved per named outlet or day, beside the question's own
 REPORT_DAYS = 2  #: an article dated up to this many days after a named day reports it
 MAX_PINNED = 2  #: outlets, and days, a question pins at most (each costs a search)
+#: a day named as the thing chosen: "settle on May 17", "moved it to 3 June", "scheduled for April 2" (not
+#: "decided on May 6" or "the strike was settled on March 3", which say when)
+_CHOSEN_DAY = re.compile(
+    r"\b(?:settle\s+on|settling\s+on|set\s+(?:it\s+)?for|chose|choose|choosing|chosen|pick\w*|"
+    r"fix\w*\s+for|schedul\w*\s+(?:it\s+)?for|mov\w*\s+(?:it\s+)?to|postpon\w*\s+(?:it\s+)?(?:to|until)|"
+    r"put\s+(?:it\s+)?off\s+until|(?:brought|bring)\s+(?:it\s+)?forward\s+to|opt\w*\s+for)\s+(?:the\s+)?" + DAY_MENTION,
+    re.I,
+)
 _LATEST = re.compile(
     r"\b(now|latest|currently|final(ly)?|so far|revised|updated|eventually|in the end|most recent|newest)\b", re.I
 )
@@ -50,7 +60,7 @@ class Pins:
         date of the newest retrieved article (a day named without its year is read in its story's year)."""
         names = {part for name in analyze(turn).names for part in name_parts(name)}
         outlets = frozenset(sorted(s for s in sources if any(spells_outlet(n, s) for n in names))[:MAX_PINNED])
-        days = tuple(sorted(set(dates_in(turn, near=near))))[:MAX_PINNED]
+        days = tuple(sorted(set(dates_in(_CHOSEN_DAY.sub(" ", turn), near=near))))[:MAX_PINNED]
         return cls(outlets, days, bool(_LATEST.search(turn)))
 
     def __bool__(self) -> bool:

@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from .answertype import MONEY
 from .text import STOPWORDS, tokens
 
-__all__ = ["QuestionInfo", "analyze", "answer_kind_met", "dates_in", "name_parts", "name_phrases", "ANSWER_KINDS", "MONTH_NAMES"]
+__all__ = [
+    "QuestionInfo",
+    "analyze",
+    "answer_kind_met",
+    "dates_in",
+    "name_parts",
+    "name_phrases",
+    "ANSWER_KINDS",
+    "DAY_MENTION",
+    "MONTH_NAMES",
+]
 
 ANSWER_KINDS = ("person", "time", "place", "amount", "number", "percent", "reason")
 
@@ -48,6 +58,8 @@ _MONTH = (
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+(\d{{4}}))?\b", re.I)
 _MONTH_DAY = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?", re.I)
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+#: a day as :func:`dates_in` reads one, as a pattern to put after other words
+DAY_MENTION = rf"(?:{_DAY_MONTH.pattern}|{_MONTH_DAY.pattern}|{_ISO.pattern})"
 _MONTH_ONLY = re.compile(rf"\b(?:in|during|since|by|early|late|mid-?)\s+{_MONTH}\b", re.I)
 _NAME = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of|the|de|for|and)\s+[A-Z][\w’'-]*|\s+[A-Z][\w’'-]*)*")
 _QUESTION_OPENERS = frozenset(

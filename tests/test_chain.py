@@ -337,6 +337,29 @@ def test_a_day_named_without_its_year_is_read_in_the_year_of_its_story(chain: Ne
     assert dates_in("on February 29", near=dt.date(2024, 3, 1)) == [dt.date(2024, 2, 29)]  # the one leap year
 
 
+@pytest.mark.parametrize(
+    ("question", "pinned"),
+    [
+        ("Why did the council settle on May 17 for the tram referendum?", False),
+        ("Why was the vote moved to 3 June?", False),
+        ("Why was the referendum scheduled for 17 May 2026?", False),
+        ("What was the result of the May 17 referendum?", True),
+        ("What did the bank decide on May 6?", True),  # when it decided
+        ("How was the strike settled on March 3?", True),
+    ],
+)
+def test_a_day_named_as_what_was_chosen_pins_nothing(question: str, pinned: bool) -> None:
+    assert bool(Pins.read(question, frozenset(), dt.date(2026, 4, 1)).days) is pinned
+
+
+def test_a_question_about_a_chosen_day_is_not_refused_for_the_day(chain: NewsragChain) -> None:
+    """The rationing articles came out before August 19, the day the order starts: read as the day of an
+    event, every relevant article would be a preview of it, and the question refused."""
+    answer = ask(chain, "Why did Port Calder pick August 19 to start limiting households to 180 litres a day?")
+    assert not answer.abstained, answer.answer
+    assert any("from August 19" in c.quote for c in answer.citations), answer.answer
+
+
 def test_a_users_filters_take_precedence_over_what_the_question_pins() -> None:
     pins = Pins.read("What did the Tidewater Chronicle say on April 23?", frozenset({"tidewater-chronicle.example"}), None)
     assert pins.outlets == {"tidewater-chronicle.example"} and len(pins.days) == 1
