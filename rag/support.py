@@ -11,8 +11,8 @@ checks, each a reason a reader can verify in the articles:
   person, the retrieved articles print the words, and never with that person in the sentence or the one
   before;
 * **a name apart**: the question names people, places or events, and one of them is in no quotable
-  passage's neighbourhood (its article's title, and two sentences before to one after: the speaker, the
-  event);
+  passage's neighbourhood (its article's title and lead, and two sentences before to one after: the
+  speaker, the event);
 * **a speaker no article names**: the question asks what a person said ("What did Zelensky say about
   NATO?"), and no stored article prints that person's surname;
 * **words nobody reports**: the question asks what a named person said ("What did Hallgren tell the
@@ -43,6 +43,8 @@ __all__ = ["unsupported", "unreported"]
 NAME_COVER = 0.5
 #: sentences before and after a quotable one where its speaker or event is named
 BEFORE, AFTER = 2, 1
+#: sentences that open an article, its lead, read with every passage of it for the names it sets the scene with
+LEAD = 2
 #: share of quoted words a sentence must hold to be where they are printed (quoted / "said that" words)
 QUOTED_SHARE, CLAUSE_SHARE = 0.8, 0.6
 _SAID_THAT = re.compile(
@@ -238,9 +240,12 @@ def _missing(
 
 
 def _neighbourhood(a: Article, i: int) -> str:
-    """Sentence ``i`` with two sentences before it and one after: the speaker, the event."""
+    """Sentence ``i`` with two sentences before it and one after (the speaker, the event), and the article's
+    lead: a news story names the summit or the hearing it reports in its first sentences, not again in
+    each section ("At the Assembly hearing, which member pressed Lindh ...?" is answered in a later one)."""
     lo, hi = a.sentences[max(i - BEFORE, 0)], a.sentences[min(i + AFTER, len(a.sentences) - 1)]
-    return a.text[lo.start : hi.end]
+    lead = a.sentences[min(LEAD, len(a.sentences)) - 1]
+    return f"{a.text[: lead.end]}\n{a.text[lo.start : hi.end]}"
 
 
 def _section(a: Article, i: int) -> str:

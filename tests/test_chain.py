@@ -20,7 +20,7 @@ from newsrag.rag.pins import Pins
 from newsrag.rag.question import dates_in
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
-from newsrag.rag.support import _reports, _speaker, _speaks
+from newsrag.rag.support import _neighbourhood, _reports, _speaker, _speaks
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
 
@@ -195,6 +195,32 @@ def test_which_article_reports_a_named_day(published: dt.date, text: str, report
 def test_whose_words_a_question_asks_for(question: str, names: list[str], speaker: str | None) -> None:
     found = _speaker(question, [(name, set(name.lower().split())) for name in names])
     assert (found[0] if found else None) == speaker
+
+
+def test_a_passage_is_read_with_its_article_lead() -> None:
+    """The name check reads a passage with the two sentences before it, the one after, and the article's
+    first two sentences, where a news story names the event it reports."""
+    parts = [
+        "The Assembly's digital affairs committee questioned Lindh on Tuesday.",
+        "It was his first hearing.",
+        "Members asked about the breach.",
+        "The alert came on March 4.",
+        "Nobody acted.",
+        "Solvang pressed him on why.",
+        "Lindh said the team was small.",
+        "The hearing ended at noon.",
+        "A report is due in May.",
+    ]
+    text, sentences = "", []
+    for i, part in enumerate(parts):
+        start = len(text) + (1 if text else 0)
+        text = f"{text} {part}" if text else part
+        sentences.append(Sentence(index=i, section=0, start=start, end=len(text)))
+    article = Article(id="a", title="t", text=text, sentences=sentences)
+    seen = _neighbourhood(article, 6)
+    assert "Assembly's digital affairs committee" in seen and "first hearing" in seen  # the lead
+    assert all(p in seen for p in parts[4:8])  # two before, the sentence, one after
+    assert "Members asked" not in seen and "due in May" not in seen
 
 
 @pytest.mark.parametrize(
