@@ -34,8 +34,8 @@ from .rewrite import restate
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
 from .store import Store, make_store
+from .support import quotable
 from .support import unreported as unreported_day
-from .support import unsupported
 from .text import tokens
 from .vectors import sentence_vectors
 
@@ -138,8 +138,8 @@ class NewsragChain(Runnable[Any, Answer]):
         relevance = candidates[0].score if candidates else 0.0
         unreported = unreported_day(pins.days, candidates, articles, self.settings.abstain_threshold)
         pins.prefer(candidates, articles)
-        # read from the hand scores, before a learned scorer re-scores the candidates: its quotes are fewer
-        unsupported_by = unsupported(turn or query, candidates, articles, index, self.settings.abstain_threshold)
+        # by the hand scores, before a learned scorer re-scores the candidates: its own quotes are fewer
+        pool = quotable(candidates, self.settings.abstain_threshold)
         ev = Evidence(
             inp,
             query,
@@ -152,7 +152,7 @@ class NewsragChain(Runnable[Any, Answer]):
             relevance=relevance,
             unmentioned=self._unmentioned(query, articles, index),
             unreported=unreported,
-            unsupported=unsupported_by,
+            quotable=pool,
         )
         if self.scorer is not None:
             rank_candidates(ev, self.scorer)

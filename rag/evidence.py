@@ -4,7 +4,7 @@ never reach back into the chain."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -187,9 +187,9 @@ class Evidence:
     #: why the passages cannot report the day the question names (all published before it), read before
     #: the chain preferred that day's articles
     unreported: str | None = None
-    #: why the quotable passages do not support what the question takes for granted (``rag.support``),
-    #: read from the hand scores after any preference for an outlet or a day
-    unsupported: str | None = None
+    #: the passages the answer may quote by the hand scores, after any preference for an outlet or a day:
+    #: what the support checks read (``rag.support``), also when a learned scorer re-scores the candidates
+    quotable: list[Candidate] = field(default_factory=list)
 
     @property
     def retrieved(self) -> list[Retrieved]:

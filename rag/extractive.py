@@ -15,6 +15,7 @@ from .quote import QuoteParams, merge, select
 from .ranking import abstain_reason, answerable_probability, explain
 from .rewrite import unmentioned_topic
 from .scorer import Scorer
+from .support import unsupported
 
 __all__ = ["answerable", "extractive_answer", "LEARNED"]
 
@@ -27,25 +28,22 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
     """Whether the evidence answers the question; if not, an optional reason for the reader. Whether the
     passages are relevant is decided by the learned ``scorer``'s question model, or without one by the
     hand-set relevance bar ``threshold``; then, either way, the passages must support what the question
-    takes for granted (``rag.support``, read by the chain from the hand scores)."""
+    takes for granted (``rag.support``, on the passages the hand scores make quotable)."""
     missing = ev.unmentioned or unmentioned_topic(ev.query, ev.index)
     if missing:
         return False, f"none of them mentions “{missing}”"
     if scorer is not None:
         if answerable_probability(ev, scorer) < scorer.abstain_below:
             return False, abstain_reason(ev)
-        reason = ev.unreported or ev.unsupported
-        return (False, reason) if reason else (True, None)
-    if not ev.candidates or ev.relevance < threshold:
-        return False, explain(ev)
-    kind = expected_type(ev.inp.question)
-    if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
-        what = "an amount of money" if kind == "money" else "a number"
-        return False, f"no relevant passage gives {what}"
-    reason = ev.unreported or ev.unsupported
-    if reason:
-        return False, reason
-    return True, None
+    else:
+        if not ev.candidates or ev.relevance < threshold:
+            return False, explain(ev)
+        kind = expected_type(ev.inp.question)
+        if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
+            what = "an amount of money" if kind == "money" else "a number"
+            return False, f"no relevant passage gives {what}"
+    reason = ev.unreported or unsupported(ev.turn or ev.query, ev.quotable, ev.articles, ev.index)
+    return (False, reason) if reason else (True, None)
 
 
 def extractive_answer(

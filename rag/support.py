@@ -37,7 +37,7 @@ from .question import MONTH_NAMES, analyze, name_parts
 from .quote import PARAMS, Candidate, coverage
 from .text import content_words, tokens
 
-__all__ = ["unsupported", "unreported"]
+__all__ = ["quotable", "unsupported", "unreported"]
 
 #: share of a name's (idf-weighted) words a passage must hold to count as naming it
 NAME_COVER = 0.5
@@ -83,14 +83,12 @@ _WORD = re.compile(r"\b[^\W\d_]{6,}\b")
 Names = list[tuple[str, set[str]]]
 
 
-def unsupported(
-    turn: str, candidates: list[Candidate], articles: dict[str, Article], index: LexicalIndex, threshold: float
-) -> str | None:
-    """Why the quotable passages do not answer the question ``turn`` (the current turn of a follow-up:
-    names only an earlier turn used are not asked about) (None when nothing is amiss). The date check is
-    :func:`unreported`, which reads the candidates before any preference for the named day."""
+def unsupported(turn: str, pool: list[Candidate], articles: dict[str, Article], index: LexicalIndex) -> str | None:
+    """Why the quotable passages ``pool`` (:func:`quotable`) do not answer the question ``turn`` (the current
+    turn of a follow-up: names only an earlier turn used are not asked about) (None when nothing is amiss).
+    The date check is :func:`unreported`, which reads the candidates before any preference for the named
+    day."""
     names = _names(turn, index)
-    pool = _quotable(candidates, threshold)
     return (
         _unprinted(turn, index)
         or _said_by_another(turn, names, articles, index)
@@ -106,7 +104,7 @@ def unreported(
     of them: published that day or up to :data:`REPORT_DAYS` after, or later naming it ("March 17", "17
     March") or, within the week after, its weekday ("on Tuesday"). An article from before the day reports
     nothing of it, whatever it announces."""
-    quoted = {c.record.article_id for c in _quotable(candidates, threshold)}
+    quoted = {c.record.article_id for c in quotable(candidates, threshold)}
     sources = [articles[i] for i in quoted if i in articles]
     if not days or not sources or any(_reports(a, days[0]) for a in sources):
         return None
@@ -130,7 +128,9 @@ def _reports(article: Article, day: dt.date) -> bool:
     return 0 < after <= 6 and re.search(rf"\b{day:%A}\b", article.text) is not None
 
 
-def _quotable(candidates: list[Candidate], threshold: float) -> list[Candidate]:
+def quotable(candidates: list[Candidate], threshold: float) -> list[Candidate]:
+    """The candidates the answer may quote: at or above ``threshold``, within the selection margin of the
+    best (hand scores)."""
     if not candidates:
         return []
     best = candidates[0].score

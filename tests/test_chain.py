@@ -197,6 +197,14 @@ def test_whose_words_a_question_asks_for(question: str, names: list[str], speake
     assert (found[0] if found else None) == speaker
 
 
+def _article(text: str) -> Article:
+    """An article of one section whose sentences end at each ". " (and the last full stop)."""
+    ends = [i + 1 for i, ch in enumerate(text) if ch == "." and (i + 1 == len(text) or text[i + 1] == " ")]
+    starts = [0] + [e + 1 for e in ends[:-1]]
+    sentences = [Sentence(index=i, section=0, start=a, end=b) for i, (a, b) in enumerate(zip(starts, ends, strict=True))]
+    return Article(id="a", title="t", text=text, sentences=sentences)
+
+
 def test_a_passage_is_read_with_its_article_lead() -> None:
     """The name check reads a passage with the two sentences before it, the one after, and the article's
     first two sentences, where a news story names the event it reports."""
@@ -211,13 +219,7 @@ def test_a_passage_is_read_with_its_article_lead() -> None:
         "The hearing ended at noon.",
         "A report is due in May.",
     ]
-    text, sentences = "", []
-    for i, part in enumerate(parts):
-        start = len(text) + (1 if text else 0)
-        text = f"{text} {part}" if text else part
-        sentences.append(Sentence(index=i, section=0, start=start, end=len(text)))
-    article = Article(id="a", title="t", text=text, sentences=sentences)
-    seen = _neighbourhood(article, 6)
+    seen = _neighbourhood(_article(" ".join(parts)), 6)
     assert "Assembly's digital affairs committee" in seen and "first hearing" in seen  # the lead
     assert all(p in seen for p in parts[4:8])  # two before, the sentence, one after
     assert "Members asked" not in seen and "due in May" not in seen
@@ -240,11 +242,8 @@ def test_a_passage_is_read_with_its_article_lead() -> None:
 )
 def test_who_speaks_in_a_sentence(text: str, speaks: bool) -> None:
     """Whether the second-to-last sentence reports Allingham's words."""
-    ends = [i + 1 for i, ch in enumerate(text) if ch == "." and (i + 1 == len(text) or text[i + 1] == " ")]
-    starts = [0] + [e + 1 for e in ends[:-1]]
-    sentences = [Sentence(index=i, section=0, start=a, end=b) for i, (a, b) in enumerate(zip(starts, ends, strict=True))]
-    article = Article(id="a", title="t", text=text, sentences=sentences)
-    assert _speaks(article, len(sentences) - 2, "allingham") is speaks
+    article = _article(text)
+    assert _speaks(article, len(article.sentences) - 2, "allingham") is speaks
 
 
 @pytest.mark.parametrize(
