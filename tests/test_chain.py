@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 from chain_helpers import BORDERS, assert_valid, corpus_chain
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -306,6 +307,40 @@ def test_a_lead_in_quote_carries_the_words_it_announces(chain: NewsragChain) -> 
     assert answer.citations, answer.answer
     quote = answer.citations[0].quote
     assert "lost about a fifth of its fruit" in quote and "“If they take our water, they take our living,”" in quote
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        # without the preference [1] is the ruling's opening sentence, which gives no sum
+        ("How much must Kessel Valley pay Port Calder after the arbitration ruling?", "3.8 million dollars"),
+        # without it [1] is the chief executive's warning that a strike "would cost ... millions"
+        ("How many commuters were affected by the rail walkout, and what did the strike cost the operator?", "58,000"),
+    ],
+)
+def test_a_question_that_asks_for_a_quantity_quotes_one_first(chain: NewsragChain, question: str, words: str) -> None:
+    answer = ask(chain, question)
+    assert_valid(answer, chain.store)
+    assert answer.citations and words in answer.citations[0].quote, answer.answer
+
+
+def test_the_quantity_preference_reorders_copies_and_only_for_quantity_questions() -> None:
+    from newsrag.rag.extractive import QUANTITY_BONUS, prefer_quantities
+    from newsrag.rag.quote import Candidate
+    from newsrag.rag.records import SentenceRecord
+
+    def cand(i: int, text: str, score: float) -> Candidate:
+        vector = np.zeros(4, dtype=np.float32)
+        record = SentenceRecord(f"a:{i}", "a", "a#0", 0, i, 100 * i, 100 * i + len(text), text, vector)
+        return Candidate(record, score, score, 0.0, score)
+
+    words, sum_ = cand(0, "The panel ruled against the authority.", 0.62), cand(1, "It must pay 3.8 million dollars.", 0.60)
+    cands = [words, sum_]
+    ranked = prefer_quantities(cands, "How much must the authority pay?")
+    assert [c.record.id for c in ranked] == ["a:1", "a:0"]
+    assert ranked[0].score == pytest.approx(0.60 + QUANTITY_BONUS) and sum_.score == 0.60  # the evidence keeps its scores
+    assert prefer_quantities(cands, "Why did the panel rule against the authority?") is cands
+    assert [c.record.id for c in prefer_quantities(cands, "What share of the water was taken?")] == ["a:0", "a:1"]
 
 
 @pytest.mark.parametrize(
