@@ -65,8 +65,10 @@ _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|her|their|its)\b", re.I)
 _PERSON_PRONOUN = re.compile(r"\b(he|she|him|his|her)\b", re.I)
 _POSSESSIVE = {"his", "her", "their", "its"}
 #: A question that asks who (or which one): a pronoun after it, or in it, means its answer, not its subject.
-_ASKS_WHICH = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which)\b", re.I)
+_ASKS_WHICH = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which|what(?:['’]s|\s+is|\s+was|\s+were)\s+the\s+names?\s+of)\b", re.I)
 _POSSESSIVE_END = re.compile(r"['’]s$")
+#: a name with a digit is a thing ("LX-204", "Line 7"), never the person "he" or "she" stands for
+_DIGIT = re.compile(r"\d")
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
 
 
@@ -84,9 +86,14 @@ def _name(phrase: str) -> str:
     """A capitalised phrase without the words that are capitalised only by position ("By", "According")
     or that name no one (months), and without a possessive ending."""
     words = phrase.split()
-    while words and (words[0].lower() in _QUESTION_WORDS | STOPWORDS or words[0].lower().rstrip(".") in MONTH_NAMES):
+    while words and (_bare(words[0]) in _QUESTION_WORDS | STOPWORDS or _bare(words[0]).rstrip(".") in MONTH_NAMES):
         words = words[1:]
     return _POSSESSIVE_END.sub("", " ".join(words))
+
+
+def _bare(word: str) -> str:
+    """A word in lower case without a contracted "is" or a possessive: "What's" -> "what"."""
+    return _POSSESSIVE_END.sub("", word.lower())
 
 
 def _head(text: str) -> str:
@@ -116,7 +123,7 @@ def _resolve(question: str, previous: str | None) -> tuple[str, str]:
         restated = previous[: pm.start("topic")] + topic + "?" if pm else f"{previous.rstrip(' ?.!')}, and {topic}?"
         return restated, restated
     subject = None if _ASKS_WHICH.match(previous) else subject_of(previous)
-    if subject and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question):
+    if subject and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question) and not _DIGIT.search(subject):
 
         def swap(p: re.Match[str]) -> str:
             return subject + "’s" if p.group(1).lower() in _POSSESSIVE else subject

@@ -290,6 +290,29 @@ def test_a_follow_up_searched_beside_its_earlier_turn_quotes_what_it_asks_first(
     assert answer.citations and first in answer.citations[0].quote, [c.quote for c in answer.citations]
 
 
+@pytest.mark.parametrize(
+    ("question", "earlier", "restated"),
+    [
+        # "he" is the answer to "what's the name of ...?", not a word of it (was "When did What first notice ...")
+        (
+            "When did he first notice the mismatch?",
+            "What's the name of the researcher who blew the whistle on the LX-204 trial?",
+            "When did he first notice the mismatch? (What's the name of the researcher who blew the whistle on the LX-204 trial?)",
+        ),
+        # a name with a digit is a thing, not the person "her" stands for (was "What is SCI-417’s team ...")
+        (
+            "What is her team planning to do next?",
+            "How many patients took the SCI-417 spray?",
+            "What is her team planning to do next? (How many patients took the SCI-417 spray?)",
+        ),
+        # a person named before is still who "she" is
+        ("How did she explain it?", "What did Olafsdottir-Wick tell the students?", "How did Olafsdottir-Wick explain it?"),
+    ],
+)
+def test_a_pronoun_is_resolved_only_to_a_person(question: str, earlier: str, restated: str) -> None:
+    assert restate(question, [earlier])[0] == restated
+
+
 def test_a_restated_follow_up_keeps_what_it_asks_itself() -> None:
     earlier = ["How long is the strike?", "When was it called?"]
     assert restate("When was it called?", earlier[:1]) == ("When was it called? (How long is the strike?)", "When was it called?")
