@@ -75,6 +75,10 @@ _SAID_BY_PRONOUN = re.compile(
 #: words before a verb of saying and after it where its speaker is named ("Emil Varga-Lund, the defence
 #: minister, said"; "said Defence Minister Emil Varga-Lund")
 BEFORE_VERB, AFTER_VERB = 10, 5
+_PERSON = re.compile(r"he|she", re.I)
+_ASKS_WHO = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which)\b", re.I)
+#: a preposition right before a name: a place or a thing ("in Marrow Heath", "at the Ledger"), not a person
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|across|outside|inside|around|by|the)\s+$", re.I)
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 #: the question's longer words, to skip articles that cannot print its quoted words
 _WORD = re.compile(r"\b[^\W\d_]{6,}\b")
@@ -273,11 +277,20 @@ def _speaks(article: Article, i: int, surname: str) -> bool:
 def _speaker(turn: str, names: Names) -> tuple[str, set[str]] | None:
     """The person whose words the question asks for ("What did <name> say / tell ..."): the name that ends
     the words before the verb, so that "Wenlow Yards' chief executive Ylva Brandt" asks about Brandt, and
-    "the Pentagon chief" or "Ostrelia's defence minister" about nobody by name."""
+    "the Pentagon chief" or "Ostrelia's defence minister" about nobody by name; "he" or "she" asks about the
+    person the question named before it."""
     asked = _ASKS_WORDS.search(turn)
     if asked is None:
         return None
     phrase = asked.group("who").rstrip(" ,")
+    if _PERSON.fullmatch(phrase):
+        # "When Ylva Brandt testified ..., how did she explain ...?": the person named last before the
+        # pronoun; not after "who ...?" (the pronoun is its answer), nor a place ("in Marrow Heath")
+        if _ASKS_WHO.match(turn):
+            return None
+        before = [(turn.rfind(name, 0, asked.start("who")), (name, terms)) for name, terms in names]
+        at, who = max(((at, n) for at, n in before if at >= 0), key=lambda b: b[0], default=(-1, None))
+        return None if who is None or _PLACE_BEFORE.search(turn[:at]) else who
     ending = [(name, terms) for name, terms in names if re.search(rf"\b{re.escape(name)}$", phrase)]
     who = max(ending, key=lambda n: len(n[0]), default=None)
     return who if who is not None and tokens(who[0]) else None

@@ -191,6 +191,15 @@ def test_which_article_reports_a_named_day(published: dt.date, text: str, report
         # deeds, not words
         ("How did Kessmoor defend the title?", ["Kessmoor"], None),
         ("What did Hallgren give the museum?", ["Hallgren"], None),
+        # "she" is the person named before it in the question
+        (
+            "When Wenlow Yards chief executive Ylva Brandt testified, how did she explain the delay?",
+            ["Wenlow Yards", "Ylva Brandt"],
+            "Ylva Brandt",
+        ),
+        # ... not the answer to "who", nor a place
+        ("Who spoke after Ylva Brandt, and what did she say about the delay?", ["Ylva Brandt"], None),
+        ("At the rally in Marrow Heath, what did he say about the tram?", ["Marrow Heath"], None),
     ],
 )
 def test_whose_words_a_question_asks_for(question: str, names: list[str], speaker: str | None) -> None:
