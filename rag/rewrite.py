@@ -69,6 +69,9 @@ _ASKS_WHICH = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which|what(?:['’]s
 _POSSESSIVE_END = re.compile(r"['’]s$")
 #: a name with a digit is a thing ("LX-204", "Line 7"), never the person "he" or "she" stands for
 _DIGIT = re.compile(r"\d")
+#: a capitalised phrase after a preposition or "the" names a place, an outlet or an event, not a person
+_AFTER_PREPOSITION = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|by|the)\s+$", re.I)
+_LED_BY_PREPOSITION = re.compile(r"(?:in|at|on|near|to|from|of|for|into|by|the)\s", re.I)
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
 
 
@@ -80,6 +83,25 @@ def subject_of(question: str) -> str | None:
         return _POSSESSIVE_END.sub("", m.group("subj").strip())
     names = [_name(p) for p in _PROPER.findall(question)]
     return next((n for n in names if n), None)
+
+
+def _person_of(previous: str) -> str | None:
+    """Who "he" or "she" in a follow-up stands for: the one the earlier turn asks about as a speaker or an
+    actor ("What did Hegseth say ...?", "What did the finance minister tell ...?"), else its first name of
+    a person ("How long is Lena Forsgaard's contract?"). A name with a digit is a thing ("SCI-417"), and one
+    after a preposition or "the" a place, an outlet or an event ("In The Ledger's market report, ...")."""
+    if _ASKS_WHICH.match(previous):
+        return None
+    m = _SUBJECT.search(_head(previous))
+    if m and not _PRONOUN.fullmatch(m.group("subj")):
+        who: str | None = _POSSESSIVE_END.sub("", m.group("subj").strip())
+    else:
+        head = _head(previous)
+        found = (
+            (_name(p.group(0)), p.group(0)) for p in _PROPER.finditer(head) if not _AFTER_PREPOSITION.search(head[: p.start()])
+        )
+        who = next((name for name, phrase in found if name and not _LED_BY_PREPOSITION.match(phrase)), None)
+    return None if who is None or _DIGIT.search(who) else who
 
 
 def _name(phrase: str) -> str:
@@ -123,10 +145,11 @@ def _resolve(question: str, previous: str | None) -> tuple[str, str]:
         restated = previous[: pm.start("topic")] + topic + "?" if pm else f"{previous.rstrip(' ?.!')}, and {topic}?"
         return restated, restated
     subject = None if _ASKS_WHICH.match(previous) else subject_of(previous)
-    if subject and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question) and not _DIGIT.search(subject):
+    person = _person_of(previous)
+    if person and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question):
 
         def swap(p: re.Match[str]) -> str:
-            return subject + "’s" if p.group(1).lower() in _POSSESSIVE else subject
+            return person + "’s" if p.group(1).lower() in _POSSESSIVE else person
 
         restated = _PERSON_PRONOUN.sub(swap, question, count=1)
         return restated, restated

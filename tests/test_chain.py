@@ -314,7 +314,13 @@ def test_a_follow_up_searched_beside_its_earlier_turn_quotes_what_it_asks_first(
             "How many patients took the SCI-417 spray?",
             "What is her team planning to do next? (How many patients took the SCI-417 spray?)",
         ),
-        # a person named before is still who "she" is
+        # an outlet is not who "he" is: searched beside the earlier turn (was "... after Ledger owned up")
+        (
+            "What happened to the shares after he owned up?",
+            "In The Ledger's market report, how did the shares react to the minister's speech?",
+            "What happened to the shares after he owned up? (In The Ledger's market report, how did the shares react to the minister's speech?)",
+        ),
+        # the one the earlier turn asks about as a speaker is who "she" is
         ("How did she explain it?", "What did Olafsdottir-Wick tell the students?", "How did Olafsdottir-Wick explain it?"),
     ],
 )
