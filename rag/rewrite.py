@@ -72,6 +72,7 @@ _DIGIT = re.compile(r"\d")
 #: a capitalised phrase after a preposition or "the" names a place, an outlet or an event, not a person
 _AFTER_PREPOSITION = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|by|the)\s+$", re.I)
 _LED_BY_PREPOSITION = re.compile(r"(?:in|at|on|near|to|from|of|for|into|by|the)\s", re.I)
+_NOT_NAMES = {"i", "i'm"} | MONTH_NAMES | set("monday tuesday wednesday thursday friday saturday sunday".split())
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
 
 
@@ -127,9 +128,10 @@ def _tail(text: str) -> str:
 
 
 def _names(question: str) -> list[str]:
-    """Capitalised words after the first word (the first is capitalised anyway)."""
+    """Capitalised words after the first word (the first is capitalised anyway), but for "I" and the names
+    of months and weekdays: "What did that speech do to bets on a cut in May?" names nobody."""
     words = _head(question).split()[1:]
-    return [w for w in words if w[:1].isupper() and w.strip("?.!,") not in {"I", "I'm"}]
+    return [w for w in words if w[:1].isupper() and _bare(w.strip("?.!,;:")) not in _NOT_NAMES]
 
 
 def _resolve(question: str, previous: str | None) -> tuple[str, str]:

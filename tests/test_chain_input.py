@@ -145,6 +145,17 @@ def test_follow_ups_still_resolve_within_the_window() -> None:
         ),
         # a question with names of its own is left alone
         (["How much will the frigates cost?"], "What did Ylva Brandt tell the committee when she testified?", None),
+        # ... but a month or a weekday is nobody's name: "that speech" is still the earlier turn's
+        (
+            ["How big was the crowd when Hallgren spoke at the forum?"],
+            "And what did that speech do to bets on a cut in May?",
+            "And what did that speech do to bets on a cut in May? (How big was the crowd when Hallgren spoke at the forum?)",
+        ),
+        (
+            ["When is the first frigate due?"],
+            "What had he told the graduating officers about that ship on Tuesday?",
+            "What had he told the graduating officers about that ship on Tuesday? (When is the first frigate due?)",
+        ),
     ],
 )
 def test_follow_ups_resolve_people_and_leave_answers_to_the_search(
