@@ -306,7 +306,8 @@ def test_a_follow_up_searched_beside_its_earlier_turn_quotes_what_it_asks_first(
         (
             "When did he first notice the mismatch?",
             "What's the name of the researcher who blew the whistle on the LX-204 trial?",
-            "When did he first notice the mismatch? (What's the name of the researcher who blew the whistle on the LX-204 trial?)",
+            "When did he first notice the mismatch?"
+            " (What's the name of the researcher who blew the whistle on the LX-204 trial?)",
         ),
         # a name with a digit is a thing, not the person "her" stands for (was "What is SCI-417’s team ...")
         (
@@ -318,7 +319,8 @@ def test_a_follow_up_searched_beside_its_earlier_turn_quotes_what_it_asks_first(
         (
             "What happened to the shares after he owned up?",
             "In The Ledger's market report, how did the shares react to the minister's speech?",
-            "What happened to the shares after he owned up? (In The Ledger's market report, how did the shares react to the minister's speech?)",
+            "What happened to the shares after he owned up?"
+            " (In The Ledger's market report, how did the shares react to the minister's speech?)",
         ),
         # the one the earlier turn asks about as a speaker is who "she" is
         ("How did she explain it?", "What did Olafsdottir-Wick tell the students?", "How did Olafsdottir-Wick explain it?"),
