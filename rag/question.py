@@ -24,9 +24,6 @@ __all__ = [
     "ANSWER_KINDS",
     "DAY_MENTION",
     "MONTH_NAMES",
-    "WEEKDAY_NAMES",
-    "ASKS_WHO",
-    "AFTER_PREPOSITION",
 ]
 
 ANSWER_KINDS = ("person", "time", "place", "amount", "number", "percent", "reason")
@@ -54,14 +51,6 @@ _MONTHS = {
 }
 #: Month names and their abbreviations, lower case.
 MONTH_NAMES = frozenset(_MONTHS)
-#: Weekday names, lower case.
-WEEKDAY_NAMES = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
-#: A question that asks who (or which one, or a name): a pronoun in it, or in the turn after it, is its
-#: answer, not a person it names.
-ASKS_WHO = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which|what(?:['’]s|\s+is|\s+was|\s+were)\s+the\s+names?\s+of)\b", re.I)
-#: The end of a text that a name after it continues as a place, an outlet or an event ("in Marrow Heath",
-#: "at the Ledger"), not as a person.
-AFTER_PREPOSITION = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|across|outside|inside|around|by|the)\s+$", re.I)
 _MONTH = (
     r"(january|february|march|april|may|june|july|august|september|october|november|december"
     r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"

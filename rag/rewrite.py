@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .question import AFTER_PREPOSITION, ASKS_WHO, MONTH_NAMES, WEEKDAY_NAMES
+from .question import MONTH_NAMES
 from .text import STOPWORDS, tokens
 
 __all__ = ["restate", "rewrite", "subject_of", "unmentioned_topic", "WINDOW", "MAX_TURNS"]
@@ -64,10 +64,15 @@ _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|her|their|its)\b", re.I)
 #: Pronouns a person's name replaces; "they", "them", "its" are as often the things an earlier answer named.
 _PERSON_PRONOUN = re.compile(r"\b(he|she|him|his|her)\b", re.I)
 _POSSESSIVE = {"his", "her", "their", "its"}
+#: A question that asks who (or which one): a pronoun after it, or in it, means its answer, not its subject.
+_ASKS_WHICH = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which|what(?:['’]s|\s+is|\s+was|\s+were)\s+the\s+names?\s+of)\b", re.I)
 _POSSESSIVE_END = re.compile(r"['’]s$")
 #: a name with a digit is a thing ("LX-204", "Line 7"), never the person "he" or "she" stands for
 _DIGIT = re.compile(r"\d")
-_NOT_NAMES = {"i", "i'm"} | MONTH_NAMES | WEEKDAY_NAMES
+#: a capitalised phrase after a preposition or "the" names a place, an outlet or an event, not a person
+_AFTER_PREPOSITION = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|by|the)\s+$", re.I)
+_LED_BY_PREPOSITION = re.compile(r"(?:in|at|on|near|to|from|of|for|into|by|the)\s", re.I)
+_NOT_NAMES = {"i", "i'm"} | MONTH_NAMES | set("monday tuesday wednesday thursday friday saturday sunday".split())
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
 
 
@@ -86,20 +91,17 @@ def _person_of(previous: str) -> str | None:
     actor ("What did Hegseth say ...?", "What did the finance minister tell ...?"), else its first name of
     a person ("How long is Lena Forsgaard's contract?"). A name with a digit is a thing ("SCI-417"), and one
     after a preposition or "the" a place, an outlet or an event ("In The Ledger's market report, ...")."""
-    if ASKS_WHO.match(previous):
+    if _ASKS_WHICH.match(previous):
         return None
     m = _SUBJECT.search(_head(previous))
     if m and not _PRONOUN.fullmatch(m.group("subj")):
         who: str | None = _POSSESSIVE_END.sub("", m.group("subj").strip())
     else:
-        # a phrase led by a preposition ("In The Ledger's ...") is read as after one
         head = _head(previous)
         found = (
-            _name(p.group(0))
-            for p in _PROPER.finditer(head)
-            if not AFTER_PREPOSITION.search(head[: p.start()] + p.group(0).split()[0] + " ")
+            (_name(p.group(0)), p.group(0)) for p in _PROPER.finditer(head) if not _AFTER_PREPOSITION.search(head[: p.start()])
         )
-        who = next((name for name in found if name), None)
+        who = next((name for name, phrase in found if name and not _LED_BY_PREPOSITION.match(phrase)), None)
     return None if who is None or _DIGIT.search(who) else who
 
 
@@ -144,9 +146,9 @@ def _resolve(question: str, previous: str | None) -> tuple[str, str]:
         pm = _ABOUT.search(previous, cut)
         restated = previous[: pm.start("topic")] + topic + "?" if pm else f"{previous.rstrip(' ?.!')}, and {topic}?"
         return restated, restated
-    subject = None if ASKS_WHO.match(previous) else subject_of(previous)
+    subject = None if _ASKS_WHICH.match(previous) else subject_of(previous)
     person = _person_of(previous)
-    if person and _PERSON_PRONOUN.search(question) and not ASKS_WHO.match(question):
+    if person and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question):
 
         def swap(p: re.Match[str]) -> str:
             return person + "’s" if p.group(1).lower() in _POSSESSIVE else person

@@ -33,7 +33,7 @@ from .features import quoted_in, spells_outlet
 from .lexical import LexicalIndex
 from .models import Article
 from .pins import REPORT_DAYS
-from .question import AFTER_PREPOSITION, ASKS_WHO, MONTH_NAMES, WEEKDAY_NAMES, analyze, name_parts
+from .question import MONTH_NAMES, analyze, name_parts
 from .quote import PARAMS, Candidate, coverage
 from .text import content_words, tokens
 
@@ -76,6 +76,10 @@ _SAID_BY_PRONOUN = re.compile(
 #: minister, said"; "said Defence Minister Emil Varga-Lund")
 BEFORE_VERB, AFTER_VERB = 10, 5
 _PERSON = re.compile(r"he|she", re.I)
+_ASKS_WHO = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which)\b", re.I)
+#: a preposition right before a name: a place or a thing ("in Marrow Heath", "at the Ledger"), not a person
+_PLACE_BEFORE = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|across|outside|inside|around|by|the)\s+$", re.I)
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 #: the question's longer words, to skip articles that cannot print its quoted words
 _WORD = re.compile(r"\b[^\W\d_]{6,}\b")
 
@@ -155,7 +159,7 @@ def _names(turn: str, index: LexicalIndex) -> Names:
 
 def _dating(name: str) -> bool:
     """A capitalised phrase that only dates something: "March", "Tuesday", "April 12"."""
-    return all(w.lower().strip(".,") in MONTH_NAMES | WEEKDAY_NAMES or w.strip(".,").isdigit() for w in name.split())
+    return all(w.lower().strip(".,") in MONTH_NAMES | _WEEKDAYS or w.strip(".,").isdigit() for w in name.split())
 
 
 def _unprinted(turn: str, index: LexicalIndex) -> str | None:
@@ -282,11 +286,11 @@ def _speaker(turn: str, names: Names) -> tuple[str, set[str]] | None:
     if _PERSON.fullmatch(phrase):
         # "When Ylva Brandt testified ..., how did she explain ...?": the person named last before the
         # pronoun; not after "who ...?" (the pronoun is its answer), nor a place ("in Marrow Heath")
-        if ASKS_WHO.match(turn):
+        if _ASKS_WHO.match(turn):
             return None
         before = [(turn.rfind(name, 0, asked.start("who")), (name, terms)) for name, terms in names]
         at, who = max(((at, n) for at, n in before if at >= 0), key=lambda b: b[0], default=(-1, None))
-        return None if who is None or AFTER_PREPOSITION.search(turn[:at]) else who
+        return None if who is None or _PLACE_BEFORE.search(turn[:at]) else who
     ending = [(name, terms) for name, terms in names if re.search(rf"\b{re.escape(name)}$", phrase)]
     who = max(ending, key=lambda n: len(n[0]), default=None)
     return who if who is not None and tokens(who[0]) else None
