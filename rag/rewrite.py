@@ -65,7 +65,9 @@ _PRONOUN = re.compile(r"\b(he|she|they|him|them|his|her|their|its)\b", re.I)
 _PERSON_PRONOUN = re.compile(r"\b(he|she|him|his|her)\b", re.I)
 _POSSESSIVE = {"his", "her", "their", "its"}
 #: A question that asks who (or which one): a pronoun after it, or in it, means its answer, not its subject.
-_ASKS_WHICH = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which|what(?:['’]s|\s+is|\s+was|\s+were)\s+the\s+names?\s+of)\b", re.I)
+_ASKS_WHICH = re.compile(
+    r"^\W*(?:and\s+)?(?:who|whom|whose|which|what(?:['’]s|\s+is|\s+was|\s+were)\s+the\s+names?\s+of)\b", re.I
+)
 _POSSESSIVE_END = re.compile(r"['’]s$")
 #: a name with a digit is a thing ("LX-204", "Line 7"), never the person "he" or "she" stands for
 _DIGIT = re.compile(r"\d")
