@@ -24,6 +24,7 @@ __all__ = [
     "ANSWER_KINDS",
     "DAY_MENTION",
     "MONTH_NAMES",
+    "WEEKDAY_NAMES",
 ]
 
 ANSWER_KINDS = ("person", "time", "place", "amount", "number", "percent", "reason")
@@ -51,6 +52,8 @@ _MONTHS = {
 }
 #: Month names and their abbreviations, lower case.
 MONTH_NAMES = frozenset(_MONTHS)
+#: Weekday names, lower case.
+WEEKDAY_NAMES = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _MONTH = (
     r"(january|february|march|april|may|june|july|august|september|october|november|december"
     r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"

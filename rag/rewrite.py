@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .question import MONTH_NAMES
+from .question import MONTH_NAMES, WEEKDAY_NAMES
 from .text import STOPWORDS, tokens
 
 __all__ = ["restate", "rewrite", "subject_of", "unmentioned_topic", "WINDOW", "MAX_TURNS"]
@@ -74,37 +74,27 @@ _DIGIT = re.compile(r"\d")
 #: a capitalised phrase after a preposition or "the" names a place, an outlet or an event, not a person
 _AFTER_PREPOSITION = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|by|the)\s+$", re.I)
 _LED_BY_PREPOSITION = re.compile(r"(?:in|at|on|near|to|from|of|for|into|by|the)\s", re.I)
-_NOT_NAMES = {"i", "i'm"} | MONTH_NAMES | set("monday tuesday wednesday thursday friday saturday sunday".split())
+_NOT_NAMES = {"i", "i'm"} | MONTH_NAMES | WEEKDAY_NAMES
 _THING = re.compile(r"\b(it|this|that|these|those)\b", re.I)
 
 
-def subject_of(question: str) -> str | None:
-    """Who or what a question is about: the subject of 'did X say', else its last proper-noun phrase."""
+def subject_of(question: str, person: bool = False) -> str | None:
+    """Who or what a question is about: the subject of 'did X say', else its first proper-noun phrase.
+    With ``person``, only someone "he" or "she" can stand for ("How long is Lena Forsgaard's contract?"): a
+    name with a digit is a thing ("SCI-417"), and one after a preposition or "the" a place, an outlet or an
+    event ("In The Ledger's market report, ...")."""
     question = _head(question)
     m = _SUBJECT.search(question)
     if m and not _PRONOUN.fullmatch(m.group("subj")):
-        return _POSSESSIVE_END.sub("", m.group("subj").strip())
-    names = [_name(p) for p in _PROPER.findall(question)]
-    return next((n for n in names if n), None)
-
-
-def _person_of(previous: str) -> str | None:
-    """Who "he" or "she" in a follow-up stands for: the one the earlier turn asks about as a speaker or an
-    actor ("What did Hegseth say ...?", "What did the finance minister tell ...?"), else its first name of
-    a person ("How long is Lena Forsgaard's contract?"). A name with a digit is a thing ("SCI-417"), and one
-    after a preposition or "the" a place, an outlet or an event ("In The Ledger's market report, ...")."""
-    if _ASKS_WHICH.match(previous):
-        return None
-    m = _SUBJECT.search(_head(previous))
-    if m and not _PRONOUN.fullmatch(m.group("subj")):
         who: str | None = _POSSESSIVE_END.sub("", m.group("subj").strip())
     else:
-        head = _head(previous)
-        found = (
-            (_name(p.group(0)), p.group(0)) for p in _PROPER.finditer(head) if not _AFTER_PREPOSITION.search(head[: p.start()])
+        phrases = (
+            p.group(0)
+            for p in _PROPER.finditer(question)
+            if not person or not (_AFTER_PREPOSITION.search(question[: p.start()]) or _LED_BY_PREPOSITION.match(p.group(0)))
         )
-        who = next((name for name, phrase in found if name and not _LED_BY_PREPOSITION.match(phrase)), None)
-    return None if who is None or _DIGIT.search(who) else who
+        who = next((n for n in map(_name, phrases) if n), None)
+    return None if person and who is not None and _DIGIT.search(who) else who
 
 
 def _name(phrase: str) -> str:
@@ -148,8 +138,9 @@ def _resolve(question: str, previous: str | None) -> tuple[str, str]:
         pm = _ABOUT.search(previous, cut)
         restated = previous[: pm.start("topic")] + topic + "?" if pm else f"{previous.rstrip(' ?.!')}, and {topic}?"
         return restated, restated
-    subject = None if _ASKS_WHICH.match(previous) else subject_of(previous)
-    person = _person_of(previous)
+    asks_who = _ASKS_WHICH.match(previous)
+    subject = None if asks_who else subject_of(previous)
+    person = None if asks_who else subject_of(previous, person=True)
     if person and _PERSON_PRONOUN.search(question) and not _ASKS_WHICH.match(question):
 
         def swap(p: re.Match[str]) -> str:

@@ -33,7 +33,7 @@ from .features import quoted_in, spells_outlet
 from .lexical import LexicalIndex
 from .models import Article
 from .pins import REPORT_DAYS
-from .question import MONTH_NAMES, analyze, name_parts
+from .question import MONTH_NAMES, WEEKDAY_NAMES, analyze, name_parts
 from .quote import PARAMS, Candidate, coverage
 from .text import content_words, tokens
 
@@ -79,7 +79,6 @@ _PERSON = re.compile(r"he|she", re.I)
 _ASKS_WHO = re.compile(r"^\W*(?:and\s+)?(?:who|whom|whose|which)\b", re.I)
 #: a preposition right before a name: a place or a thing ("in Marrow Heath", "at the Ledger"), not a person
 _PLACE_BEFORE = re.compile(r"\b(?:in|at|on|near|to|from|of|for|into|across|outside|inside|around|by|the)\s+$", re.I)
-_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 #: the question's longer words, to skip articles that cannot print its quoted words
 _WORD = re.compile(r"\b[^\W\d_]{6,}\b")
 
@@ -159,7 +158,7 @@ def _names(turn: str, index: LexicalIndex) -> Names:
 
 def _dating(name: str) -> bool:
     """A capitalised phrase that only dates something: "March", "Tuesday", "April 12"."""
-    return all(w.lower().strip(".,") in MONTH_NAMES | _WEEKDAYS or w.strip(".,").isdigit() for w in name.split())
+    return all(w.lower().strip(".,") in MONTH_NAMES | WEEKDAY_NAMES or w.strip(".,").isdigit() for w in name.split())
 
 
 def _unprinted(turn: str, index: LexicalIndex) -> str | None:
