@@ -115,9 +115,11 @@ def overlaps(citation: Citation, span: GoldSpan) -> bool:
 
 
 def retrieval_ranks(retrieved: Sequence[Retrieved], gold_ids: Sequence[str]) -> tuple[int | None, float | None]:
-    """(1-based rank of the first retrieved item from a gold article, share of gold articles retrieved)."""
+    """(1-based rank of the first retrieved item from a gold article, share of gold articles retrieved),
+    over the k best: sections retrieved for quotes only are not counted."""
     if not gold_ids:
         return None, None
+    retrieved = [r for r in retrieved if not r.for_quotes]
     rank = next((i for i, r in enumerate(retrieved, start=1) if r.article_id in gold_ids), None)
     found = {r.article_id for r in retrieved} & set(gold_ids)
     return rank, len(found) / len(set(gold_ids))
@@ -139,7 +141,7 @@ def judge(answer: Answer, resolved: ResolvedItem, texts: dict[str, str], latency
         citations=len(answer.citations),
         quoted_chars=sum(len(c.quote) for c in answer.citations),
         invalid_citations=invalid,
-        k=len(answer.retrieved),
+        k=sum(not r.for_quotes for r in answer.retrieved),
         latency_ms=round(latency_ms, 2),
     )
     if item.answerable:

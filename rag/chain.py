@@ -26,10 +26,10 @@ from .lexical import LexicalIndex, lexical_index
 from .models import Answer, AnswerChunk, Article, NewsragInput
 from .pins import EXTRA_SECTIONS, Pins
 from .question import analyze, name_phrases
-from .quote import rank, score_sentences
+from .quote import Candidate, rank, score_sentences
 from .ranking import rank_candidates
 from .records import SentenceRecord, sentence_article, sentence_id
-from .retrieve import SENTENCE_DEPTH, Fused, nearest_sentences, retrieve
+from .retrieve import QUOTE_SECTIONS, SENTENCE_DEPTH, Fused, nearest_sentences, retrieve, search_depth
 from .rewrite import restate
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
@@ -74,6 +74,7 @@ class NewsragChain(Runnable[Any, Answer]):
         llm: Any = None,
         scorer: Scorer | None = None,
         sentence_depth: int = SENTENCE_DEPTH,
+        quote_sections: int = 0,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -82,6 +83,8 @@ class NewsragChain(Runnable[Any, Answer]):
         self.scorer = scorer
         #: sentences fetched by their own vectors beside those of the retrieved sections (0: none)
         self.sentence_depth = sentence_depth
+        #: sections retrieved after the ``k`` best for quotes only: whether to answer is read without them
+        self.quote_sections = quote_sections
 
     @property
     def InputType(self) -> type[NewsragInput]:  # noqa: N802 (LangChain's name)
@@ -108,7 +111,11 @@ class NewsragChain(Runnable[Any, Answer]):
         qvec = vectors[0]
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
         index = self.index()
-        sections = retrieve(self.store, index, qvec, query, inp.filters, inp.k, timings)
+        # one fusion, cut at k: the k best are the same sections as without the quote-only ones after them
+        found = retrieve(
+            self.store, index, qvec, query, inp.filters, inp.k + self.quote_sections, timings, depth=search_depth(inp.k)
+        )
+        sections, later = found[: inp.k], found[inp.k :]
         t = time.perf_counter()
         dates = [d for d in (iso_date(f.meta.get("date"), "stored date") for f in sections) if d]
         pins = Pins.read(turn, index.source_set, max(dates) if dates else None)
@@ -119,46 +126,79 @@ class NewsragChain(Runnable[Any, Answer]):
                     sections.append(f)
                     have.add(f.chunk_id)
         timings["pins_ms"] = (time.perf_counter() - t) * 1000
+        for pinned in pins.quote_searches(inp.filters):
+            later += retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS)
+        for_quotes = []
+        for f in later:
+            if f.chunk_id not in have:
+                for_quotes.append(f)
+                have.add(f.chunk_id)
         t = time.perf_counter()
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
-        wanted = {f.article_id for f in sections} | {sentence_article(sid) for sid in extra}
+        wanted = {f.article_id for f in sections + for_quotes} | {sentence_article(sid) for sid in extra}
         articles = self.store.get_articles(sorted(wanted))
-        sentences = self._section_sentences(sections, articles)
+        sentences = self._section_sentences(sections + for_quotes, articles)
         seen = {r.id for r in sentences}
         sentences += self.store.sentences_by_id([sid for sid in extra if sid not in seen and sentence_article(sid) in articles])
-        headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
-        candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
-        if turn != query:
-            # a follow-up searched beside its earlier turn: what it asks now weighs as much as the topic
-            own = {c.record.id: c.score for c in score_sentences(vectors[1], turn, sentences, sections, index, headlines)}
-            for c in candidates:
-                c.score = (c.score + own[c.record.id]) / 2
-            rank(candidates)
+        every = self._score(qvec, vectors, query, turn, sentences, sections + for_quotes, index)
+        quote_only = {f.chunk_id for f in for_quotes}
+        candidates = [c for c in every if c.record.chunk_id not in quote_only]
         # whether to answer is read from relevance alone, before any preference for an outlet or a day
         relevance = candidates[0].score if candidates else 0.0
         unreported = unreported_day(pins.days, candidates, articles, self.settings.abstain_threshold)
+        # the quote-only sections' candidates take the preferences on the same scale, so that the others
+        # score as they would without them
         pins.prefer(candidates, articles)
+        if for_quotes:
+            pins.prefer([c for c in every if c.record.chunk_id in quote_only], articles, scale=candidates)
+            rank(every)
         # by the hand scores, before a learned scorer re-scores the candidates: its own quotes are fewer
         pool = quotable(candidates, self.settings.abstain_threshold)
         ev = Evidence(
             inp,
             query,
-            sections,
+            sections + for_quotes,
             candidates,
             articles,
             timings,
             index,
             turn=turn,
             relevance=relevance,
-            unmentioned=self._unmentioned(query, articles, index),
             unreported=unreported,
             quotable=pool,
+            for_quotes=every if for_quotes else [],
+            quote_only_sections=frozenset(quote_only),
+            quote_only_articles=frozenset(
+                {f.article_id for f in for_quotes} - {f.article_id for f in sections} - {c.record.article_id for c in candidates}
+            ),
         )
+        ev.unmentioned = self._unmentioned(query, ev.decision_articles, index)
         if self.scorer is not None:
             rank_candidates(ev, self.scorer)
         timings["quotes_ms"] = (time.perf_counter() - t) * 1000
         timings["retrieve_total_ms"] = (time.perf_counter() - t0) * 1000
         return ev
+
+    def _score(
+        self,
+        qvec: np.ndarray,
+        vectors: np.ndarray,
+        query: str,
+        turn: str,
+        sentences: list[SentenceRecord],
+        sections: list[Fused],
+        index: LexicalIndex,
+    ) -> list[Candidate]:
+        """The sentences as quote candidates, best first. A follow-up searched beside its earlier turn
+        (``turn != query``): what it asks now weighs as much as the topic."""
+        headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
+        candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
+        if turn != query:
+            own = {c.record.id: c.score for c in score_sentences(vectors[1], turn, sentences, sections, index, headlines)}
+            for c in candidates:
+                c.score = (c.score + own[c.record.id]) / 2
+            rank(candidates)
+        return candidates
 
     def _section_sentences(self, sections: list[Fused], articles: dict[str, Article]) -> list[SentenceRecord]:
         """The sentences of the retrieved sections: spans and text from their articles, vectors from the
@@ -402,4 +442,4 @@ def build_chain(
 
         llm = make_llm(settings)
     scorer = load_scorer(SCORER_PATH) if settings.quote_scorer == "learned" else None
-    return NewsragChain(settings, store, embedder, llm, scorer, SENTENCE_DEPTH if scorer else 0)
+    return NewsragChain(settings, store, embedder, llm, scorer, SENTENCE_DEPTH if scorer else 0, 0 if scorer else QUOTE_SECTIONS)

@@ -190,6 +190,19 @@ class Evidence:
     #: the passages the answer may quote by the hand scores, after any preference for an outlet or a day:
     #: what the support checks read (``rag.support``), also when a learned scorer re-scores the candidates
     quotable: list[Candidate] = field(default_factory=list)
+    #: ``candidates`` and those of the sections retrieved for quotes only, best first (empty: none were)
+    for_quotes: list[Candidate] = field(default_factory=list)
+    #: those sections (chunk ids), and the articles only they brought: no decision whether to answer reads them
+    quote_only_sections: frozenset[str] = frozenset()
+    quote_only_articles: frozenset[str] = frozenset()
+
+    @property
+    def decision_articles(self) -> dict[str, Article]:
+        """The articles whether to answer is decided on: those of the ``k`` best sections (and of any
+        sections pinned by the question), not those retrieved for quotes only."""
+        if not self.quote_only_articles:
+            return self.articles
+        return {k: a for k, a in self.articles.items() if k not in self.quote_only_articles}
 
     @property
     def retrieved(self) -> list[Retrieved]:
@@ -201,6 +214,7 @@ class Evidence:
                 title=f.title,
                 similarity=round(f.dense, 4),
                 fused=round(f.score, 6),
+                for_quotes=f.chunk_id in self.quote_only_sections,
             )
             for f in self.sections
         ]

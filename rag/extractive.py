@@ -48,7 +48,7 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
         if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
             what = "an amount of money" if kind == "money" else "a number"
             return False, f"no relevant passage gives {what}"
-    reason = ev.unreported or unsupported(ev.turn or ev.query, ev.quotable, ev.articles, ev.index)
+    reason = ev.unreported or unsupported(ev.turn or ev.query, ev.quotable, ev.decision_articles, ev.index)
     return (False, reason) if reason else (True, None)
 
 
@@ -70,7 +70,8 @@ def extractive_answer(
         floor = max(scorer.keep_floor, scorer.keep_ratio * best)
         chosen = select(ev.candidates, max_quotes, floor, LEARNED, max_chars)
     else:
-        chosen = select(prefer_quantities(ev.candidates, ev.turn or ev.query), max_quotes, threshold, max_chars=max_chars)
+        pool = prefer_quantities(ev.for_quotes or ev.candidates, ev.turn or ev.query)
+        chosen = select(pool, max_quotes, threshold, max_chars=max_chars)
     citations = citations_for(merge(chosen, ev.articles), ev.articles)
     parts = []
     for line in extractive_lines(citations):

@@ -119,6 +119,10 @@ class Retrieved(BaseModel):
     title: str = ""
     similarity: float = Field(default=0.0, description="Cosine similarity of question and section (0 if only BM25 found it).")
     fused: float = Field(default=0.0, description="Reciprocal-rank fusion score of the dense and BM25 rankings.")
+    for_quotes: bool = Field(
+        default=False,
+        description="Retrieved after the k best, for quotes only: whether to answer was decided without it.",
+    )
 
 
 class Answer(BaseModel):

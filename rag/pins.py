@@ -8,8 +8,10 @@ misnames an outlet or a day still gets the story).
   after it are preferred, and those of articles published before it (which cannot report it) demoted.
   A day named as what was chosen ("Why did the council settle on May 17 for the referendum?") is not
   when anything the question asks about happened, and pins nothing;
-* **the latest word** ("now", "in the end", "most recent"): newer articles' sentences are preferred, in
-  proportion to their date between the oldest and the newest candidate's.
+* **the latest word** ("now", "in the end", "most recent"): the sections of articles published after the
+  newest retrieved one are retrieved too, for quotes only (a later report of the story may share fewer
+  words with the question than the first ones), and newer articles' sentences are preferred, in proportion to their date
+  between the oldest and the newest candidate's (the later articles count as the newest).
 
 A user's own filters take precedence: with any filter set, no extra section is retrieved. The weights
 were chosen on the news dev split (docs/benchmarks.md).
@@ -53,6 +55,8 @@ class Pins:
     outlets: frozenset[str] = frozenset()
     days: tuple[dt.date, ...] = ()
     latest: bool = False
+    #: with ``latest``: the newest retrieved article's date; newer articles are searched too
+    after: dt.date | None = None
 
     @classmethod
     def read(cls, turn: str, sources: frozenset[str], near: dt.date | None) -> Pins:
@@ -61,7 +65,8 @@ class Pins:
         names = {part for name in analyze(turn).names for part in name_parts(name)}
         outlets = frozenset(sorted(s for s in sources if any(spells_outlet(n, s) for n in names))[:MAX_PINNED])
         days = tuple(sorted(set(dates_in(_CHOSEN_DAY.sub(" ", turn), near=near))))[:MAX_PINNED]
-        return cls(outlets, days, bool(_LATEST.search(turn)))
+        latest = bool(_LATEST.search(turn))
+        return cls(outlets, days, latest, near if latest else None)
 
     def __bool__(self) -> bool:
         return bool(self.outlets or self.days or self.latest)
@@ -73,12 +78,24 @@ class Pins:
         out = [Filters(sources=(s,)) for s in sorted(self.outlets)]
         return out + [Filters(since=d, until=d + dt.timedelta(days=3)) for d in self.days]
 
-    def prefer(self, candidates: list[Candidate], articles: dict[str, Article]) -> None:
-        """Adjust the candidates' scores in place and re-sort them."""
+    def quote_searches(self, filters: Filters) -> list[Filters]:
+        """The searches for quotes only: over the articles newer than the newest retrieved, when the
+        question asks for the latest word (their best sections may be on another story, so they never
+        decide whether to answer); none if the user filtered."""
+        if filters != Filters() or self.after is None:
+            return []
+        return [Filters(since=self.after + dt.timedelta(days=1))]
+
+    def prefer(self, candidates: list[Candidate], articles: dict[str, Article], scale: list[Candidate] | None = None) -> None:
+        """Adjust the candidates' scores in place and re-sort them. How new an article counts is read
+        between the oldest and the newest of the ``scale`` candidates' articles (default: ``candidates``)."""
         if not self or not candidates:
             return
-        dated = [d for d in (_date(c, articles) for c in candidates) if d]
+        dated = [d for d in (_date(c, articles) for c in (candidates if scale is None else scale)) if d]
         oldest, newest = (min(dated).toordinal(), max(dated).toordinal()) if dated else (0, 0)
+        if self.after is not None:
+            # the scale is the question's own retrieval's: the newer articles searched beside it count as newest
+            newest = min(newest, self.after.toordinal())
         for c in candidates:
             a = articles.get(c.record.article_id)
             if a is None:
@@ -91,7 +108,7 @@ class Pins:
                 elif a.date < self.days[0]:
                     c.score -= DAY_BONUS
             if self.latest and a.date and newest > oldest:
-                c.score += LATEST_BONUS * (a.date.toordinal() - oldest) / (newest - oldest)
+                c.score += LATEST_BONUS * min(1.0, max(0.0, (a.date.toordinal() - oldest) / (newest - oldest)))
         rank(candidates)
 
 

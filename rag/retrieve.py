@@ -14,12 +14,24 @@ from .errors import QueryError
 from .lexical import LexicalIndex
 from .store import SectionHit, Store, day_number
 
-__all__ = ["Filters", "Fused", "retrieve", "nearest_sentences", "RRF_K", "SENTENCE_DEPTH"]
+__all__ = [
+    "Filters",
+    "Fused",
+    "retrieve",
+    "search_depth",
+    "nearest_sentences",
+    "RRF_K",
+    "SENTENCE_DEPTH",
+    "QUOTE_SECTIONS",
+]
 
 RRF_K = 60
 #: Sentences fetched by their own vectors, beside those of the retrieved sections: with many outlets on
 #: one story, the answering sentence often sits in a section that did not rank in the top k.
 SENTENCE_DEPTH = 30
+#: sections retrieved after the k best for the default answerer's quotes only (news/dev, news/dev2: 2
+#: answers and 3 first citations more, no decision whether to answer changed; docs/benchmarks.md, round 10)
+QUOTE_SECTIONS = 2
 #: Values a list filter (sources, article_ids) may hold.
 MAX_FILTER_VALUES = 1000
 
@@ -102,6 +114,11 @@ def _strings(value: Any, name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def search_depth(k: int) -> int:
+    """How deep the dense and the lexical search go for the k best sections."""
+    return max(4 * k, 20)
+
+
 @dataclass
 class Fused:
     chunk_id: str
@@ -123,10 +140,12 @@ def retrieve(
     filters: Filters,
     k: int,
     timings: dict[str, float] | None = None,
+    depth: int | None = None,
 ) -> list[Fused]:
-    """The k best sections for the query, by reciprocal-rank fusion of dense and BM25 rankings."""
+    """The k best sections for the query, by reciprocal-rank fusion of dense and BM25 rankings, each
+    searched ``depth`` deep (default :func:`search_depth` of k)."""
     timings = timings if timings is not None else {}
-    depth = max(4 * k, 20)
+    depth = depth or search_depth(k)
     t = time.perf_counter()
     dense = store.query_sections(vector, depth, filters.chroma_where())
     timings["dense_ms"] = (time.perf_counter() - t) * 1000

@@ -4,6 +4,7 @@ invariant, abstention, follow-ups, filters, streaming, batch and async."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from newsrag.ingest import ingest_paths
 from newsrag.rag.chain import NewsragChain
 from newsrag.rag.errors import QueryError
+from newsrag.rag.evidence import ChainInput
+from newsrag.rag.extractive import answerable
 from newsrag.rag.features import spells_outlet
 from newsrag.rag.models import Answer, AnswerChunk, Article, Sentence
 from newsrag.rag.pins import Pins
@@ -405,14 +408,64 @@ def test_what_a_question_pins_down_decides_its_first_quote(
 
 
 def test_a_named_outlet_or_day_beyond_the_first_sections_is_searched_too(chain: NewsragChain) -> None:
-    """With one section retrieved, the named outlet's article and the named day's report come from the
-    extra searches, not from the question's own ranking (which retrieves other articles first)."""
+    """With one section retrieved (and none for quotes only), the named outlet's article and the named
+    day's report come from the extra searches, not from the question's own ranking (which retrieves
+    other articles first)."""
+    chain = copy.copy(chain)
+    chain.quote_sections = 0
     plain = ask(chain, "What did the newspaper report about Brannock and the swimming pools?", k=1)
     assert {c.source for c in plain.citations} == {"harbor-gazette.example"}, plain.answer
     named = ask(chain, "What did the Tidewater Chronicle report about Brannock and the swimming pools?", k=1)
     assert named.citations[0].source == "tidewater-chronicle.example", named.answer
     day = ask(chain, "What did the rail union say on April 23?", k=1)
     assert day.citations[0].date is not None and day.citations[0].date.isoformat() == "2025-04-24", day.answer
+
+
+def test_sections_after_the_k_best_give_quotes_but_never_decide(chain: NewsragChain) -> None:
+    """The sections ranked right after the k best are read for quotes only: with one section retrieved,
+    the other outlet's report of the same statement is quoted too; and whether to answer (the relevance,
+    the passages the support checks read, their articles) is what it would be without them."""
+    narrow = copy.copy(chain)
+    narrow.quote_sections = 0
+    question = "What did the newspaper report about Brannock and the swimming pools?"
+    assert {c.source for c in ask(narrow, question, k=1).citations} == {"harbor-gazette.example"}
+    wide = ask(chain, question, k=1)
+    assert {"harbor-gazette.example", "tidewater-chronicle.example"} <= {c.source for c in wide.citations}, wide.answer
+    assert [r.for_quotes for r in wide.retrieved] == [False] + [True] * chain.quote_sections  # after the k best
+    for asked in (
+        question,
+        "How did Zelensky respond?",
+        "What did Rupert Allingham tell union members at the Kessel Valley depot?",
+        "Why did Lena Osterhout say 'Arbitration could take months'?",
+        "How much was Velmora fined?",
+    ):
+        for k in (1, 5):
+            a, b = (c.gather(ChainInput.parse({"question": asked, "k": k}, 5)) for c in (chain, narrow))
+            assert a.for_quotes and not b.for_quotes, asked
+            assert a.relevance == pytest.approx(b.relevance, abs=1e-6)  # one matrix product, a few rows longer
+            assert [c.record.id for c in a.candidates] == [c.record.id for c in b.candidates]
+            assert [c.record.id for c in a.quotable] == [c.record.id for c in b.quotable]
+            assert a.decision_articles.keys() == b.articles.keys(), asked
+            assert a.unmentioned == b.unmentioned
+            assert answerable(a, 0.35) == answerable(b, 0.35), asked
+
+
+def test_a_question_for_the_latest_word_searches_newer_articles_for_quotes(chain: NewsragChain) -> None:
+    """ "now" also searches the articles published after the newest retrieved one, for quotes only."""
+    pins = Pins.read("Where do things stand now?", frozenset(), dt.date(2025, 3, 11))
+    assert pins.quote_searches(Filters()) == [Filters(since=dt.date(2025, 3, 12))]
+    assert pins.searches(Filters()) == []
+    assert pins.quote_searches(Filters(sources=("harbor-gazette.example",))) == []
+    assert Pins.read("Where do things stand?", frozenset(), dt.date(2025, 3, 11)).quote_searches(Filters()) == []
+    narrow = copy.copy(chain)
+    narrow.quote_sections = 0
+    question = "Where do things stand now in the pay fight between the rail union and Tidewater Regional Rail?"
+    ev = narrow.gather(ChainInput.parse({"question": question, "k": 1}, 5))
+    first = ev.articles[ev.sections[0].article_id].date
+    later = [ev.articles[f.article_id].date for f in ev.sections[1:]]
+    assert first is not None and later and all(d is not None and d > first for d in later), (first, later)
+    assert {c.record.chunk_id for c in ev.candidates} == {ev.sections[0].chunk_id}
+    assert ask(narrow, question, k=1).citations[0].date == dt.date(2025, 4, 24)  # the ratified deal
 
 
 def test_a_preference_never_turns_an_off_topic_question_into_an_answer(chain: NewsragChain) -> None:

@@ -96,6 +96,15 @@ def test_quote_validity_catches_a_span_that_is_off_by_one() -> None:
     assert "citation [2] is not the stored text" in verdict.problems[0]
 
 
+def test_retrieval_is_measured_over_the_k_best_not_the_sections_read_for_quotes() -> None:
+    resolved = ResolvedItem(item=item(["dam will open"]), gold_article_ids=["a1"], spans=[span("dam will open")])
+    got = answer([cite(1, 0, 36)], retrieved=["a2", "a1"])
+    got.retrieved[1].for_quotes = True
+    v = judge(got, resolved, TEXTS)
+    assert v.k == 1 and v.gold_rank is None and v.retrieval_recall == 0.0
+    assert v.answer_hit  # the quote counts wherever it came from
+
+
 def test_judge_hit_precision_and_recall_on_a_partial_answer() -> None:
     golds = ["dam will open in May", "cost 4 million dollars"]
     resolved = ResolvedItem(item=item(golds), gold_article_ids=["a1"], spans=[span(golds[0]), span(golds[1], index=1)])
