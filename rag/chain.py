@@ -126,8 +126,9 @@ class NewsragChain(Runnable[Any, Answer]):
                     sections.append(f)
                     have.add(f.chunk_id)
         timings["pins_ms"] = (time.perf_counter() - t) * 1000
-        for pinned in pins.quote_searches(inp.filters):
-            later += retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS)
+        if self.scorer is None:  # the learned scorer quotes from its own candidates, and ranks by section rank
+            for pinned in pins.quote_searches(inp.filters):
+                later += retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS)
         for_quotes = []
         for f in later:
             if f.chunk_id not in have:

@@ -24,6 +24,7 @@ from newsrag.rag.pins import Pins
 from newsrag.rag.question import dates_in
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
+from newsrag.rag.scorer import SCORER_PATH, load_scorer
 from newsrag.rag.support import _neighbourhood, _reports, _speaker, _speaks
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
@@ -466,6 +467,11 @@ def test_a_question_for_the_latest_word_searches_newer_articles_for_quotes(chain
     assert first is not None and later and all(d is not None and d > first for d in later), (first, later)
     assert {c.record.chunk_id for c in ev.candidates} == {ev.sections[0].chunk_id}
     assert ask(narrow, question, k=1).citations[0].date == dt.date(2025, 4, 24)  # the ratified deal
+    # the learned scorer ranks by section rank and quotes from its own candidates: no quote-only search
+    learned = copy.copy(narrow)
+    learned.scorer = load_scorer(SCORER_PATH)
+    ev = learned.gather(ChainInput.parse({"question": question, "k": 1}, 5))
+    assert len(ev.sections) == 1 and not ev.for_quotes
 
 
 def test_a_preference_never_turns_an_off_topic_question_into_an_answer(chain: NewsragChain) -> None:
