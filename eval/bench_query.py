@@ -455,6 +455,9 @@ def _load(avg: tuple[float, ...]) -> str:
 
 
 def doc_section(results: list[dict[str, Any]], command: str) -> str:
+    from ..rag.retrieve import QUOTE_SECTIONS
+
+    backend = _settings(Path(".")).embedding_backend
     names = {
         "total": "**total** (`chain.invoke`, wall)",
         "embed_ms": "question embedding",
@@ -535,9 +538,10 @@ def doc_section(results: list[dict[str, Any]], command: str) -> str:
 `{command}`, run on {dt.date.today().isoformat()}.
 Machine: {machine()}. The machine is shared: the load average (1/5/15 min) is given per pass below.
 
-Warm latency of the default chain (`rag.chain.build_chain(settings)`, extractive answerer, top_k 5,
-torch {big["threads"]} threads), in milliseconds, over {big["queries"]} questions drawn from the synthetic
-vocabulary (`eval.synth.questions`) after {WARMUP} warm-up questions; steps from `Answer.timings_ms`:
+Warm latency of the default chain (`rag.chain.build_chain(settings)`, extractive answerer, top_k 5 and
+{QUOTE_SECTIONS} sections after them for quotes, `{backend}` embedding backend; torch set to
+{big["threads"]} threads, which only the `torch` backend uses), in milliseconds, over {big["queries"]} questions drawn
+from the synthetic vocabulary (`eval.synth.questions`) after {WARMUP} warm-up questions; steps from `Answer.timings_ms`:
 
 {table(results)}
 
