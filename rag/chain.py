@@ -121,19 +121,12 @@ class NewsragChain(Runnable[Any, Answer]):
         pins = Pins.read(turn, index.source_set, max(dates) if dates else None)
         have = {f.chunk_id for f in sections}
         for pinned in pins.searches(inp.filters):
-            for f in retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS):
-                if f.chunk_id not in have:
-                    sections.append(f)
-                    have.add(f.chunk_id)
-        timings["pins_ms"] = (time.perf_counter() - t) * 1000
+            sections += _unseen(retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS), have)
         if self.scorer is None:  # the learned scorer quotes from its own candidates, and ranks by section rank
             for pinned in pins.quote_searches(inp.filters):
                 later += retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS)
-        for_quotes = []
-        for f in later:
-            if f.chunk_id not in have:
-                for_quotes.append(f)
-                have.add(f.chunk_id)
+        for_quotes = _unseen(later, have)
+        timings["pins_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
         wanted = {f.article_id for f in sections + for_quotes} | {sentence_article(sid) for sid in extra}
@@ -147,12 +140,9 @@ class NewsragChain(Runnable[Any, Answer]):
         # whether to answer is read from relevance alone, before any preference for an outlet or a day
         relevance = candidates[0].score if candidates else 0.0
         unreported = unreported_day(pins.days, candidates, articles, self.settings.abstain_threshold)
-        # the quote-only sections' candidates take the preferences on the same scale, so that the others
-        # score as they would without them
-        pins.prefer(candidates, articles)
-        if for_quotes:
-            pins.prefer([c for c in every if c.record.chunk_id in quote_only], articles, scale=candidates)
-            rank(every)
+        # on the scale of the decision's candidates, so that they score as they would without the others
+        pins.prefer(every, articles, scale=candidates)
+        rank(candidates)
         # by the hand scores, before a learned scorer re-scores the candidates: its own quotes are fewer
         pool = quotable(candidates, self.settings.abstain_threshold)
         ev = Evidence(
@@ -169,9 +159,6 @@ class NewsragChain(Runnable[Any, Answer]):
             quotable=pool,
             for_quotes=every if for_quotes else [],
             quote_only_sections=frozenset(quote_only),
-            quote_only_articles=frozenset(
-                {f.article_id for f in for_quotes} - {f.article_id for f in sections} - {c.record.article_id for c in candidates}
-            ),
         )
         ev.unmentioned = self._unmentioned(query, ev.decision_articles, index)
         if self.scorer is not None:
@@ -428,6 +415,13 @@ def answer_message(answer: Answer) -> AIMessage:
 
     citations = [c.model_dump(mode="json") for c in answer.citations]
     return AIMessage(content=answer.answer, response_metadata={"citations": citations, "abstained": answer.abstained})
+
+
+def _unseen(found: list[Fused], have: set[str]) -> list[Fused]:
+    """The sections of ``found`` whose chunk is not in ``have`` yet (added to it), in order."""
+    new = [f for f in found if f.chunk_id not in have]
+    have.update(f.chunk_id for f in new)
+    return new
 
 
 def build_chain(

@@ -192,17 +192,19 @@ class Evidence:
     quotable: list[Candidate] = field(default_factory=list)
     #: ``candidates`` and those of the sections retrieved for quotes only, best first (empty: none were)
     for_quotes: list[Candidate] = field(default_factory=list)
-    #: those sections (chunk ids), and the articles only they brought: no decision whether to answer reads them
+    #: those sections' chunk ids (they are listed in ``sections`` after the others)
     quote_only_sections: frozenset[str] = frozenset()
-    quote_only_articles: frozenset[str] = frozenset()
 
     @property
     def decision_articles(self) -> dict[str, Article]:
         """The articles whether to answer is decided on: those of the ``k`` best sections (and of any
-        sections pinned by the question), not those retrieved for quotes only."""
-        if not self.quote_only_articles:
+        sections pinned by the question), not those that only the quote-only sections brought."""
+        if not self.quote_only_sections:
             return self.articles
-        return {k: a for k, a in self.articles.items() if k not in self.quote_only_articles}
+        kept = {f.article_id for f in self.sections if f.chunk_id not in self.quote_only_sections}
+        kept |= {c.record.article_id for c in self.candidates}
+        only = {f.article_id for f in self.sections if f.chunk_id in self.quote_only_sections} - kept
+        return {k: a for k, a in self.articles.items() if k not in only}
 
     @property
     def retrieved(self) -> list[Retrieved]:
