@@ -87,13 +87,13 @@ def score_sentences(
     mat = np.vstack([s.vector for s in sentences])
     dense = mat @ qvec.astype(np.float32)
     q_terms = tokens(query)
-    headlines = headlines or {}
+    headline_words = {cid: content_words(h) for cid, h in (headlines or {}).items()}
     out = []
     for rec, d in zip(sentences, dense, strict=True):
         sec = section_score.get(rec.chunk_id, 0.0)
         if sec == 0.0:
             sec = float(d)  # lexical-only section: no chunk similarity known, use the sentence's own
-        terms = content_words(rec.text) | content_words(headlines.get(rec.chunk_id, ""))
+        terms = content_words(rec.text) | headline_words.get(rec.chunk_id, set())
         lex = lexical_overlap(q_terms, terms, index)
         score = params.sentence * float(d) + params.section * sec + params.lexical * lex
         out.append(Candidate(rec, float(d), sec, lex, score))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["tokens", "content_words", "STOPWORDS"]
@@ -36,17 +37,19 @@ def _stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _term(word: str) -> str:
+    """A lower-cased word as :func:`tokens` keeps it: stemmed, or "" for a stop word. Cached: the words
+    of news are few and repeat, and tokenizing every candidate sentence is most of a query's scoring."""
+    if word in STOPWORDS:
+        return ""
+    word = _stem(word)
+    return "" if word in STOPWORDS else word
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased, stemmed content words of ``text`` (stop words removed)."""
-    out = []
-    for m in _WORD.finditer(text.lower()):
-        w = m.group(0)
-        if w in STOPWORDS:
-            continue
-        w = _stem(w)
-        if w and w not in STOPWORDS:
-            out.append(w)
-    return out
+    return [t for t in map(_term, _WORD.findall(text.lower())) if t]
 
 
 def content_words(text: str) -> set[str]:
