@@ -147,36 +147,47 @@ def retrieve(
     timings = timings if timings is not None else {}
     depth = depth or search_depth(k)
     t = time.perf_counter()
-    dense = store.query_sections(vector, depth, filters.chroma_where())
+    dense = store.nearest_sections(vector, depth, filters.chroma_where())
     timings["dense_ms"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     lexical = index.search(query, depth, filters.lexical_mask(index))
     timings["lexical_ms"] = (time.perf_counter() - t) * 1000
 
-    fused: dict[str, Fused] = {}
-    for rank, hit in enumerate(dense):
-        fused[hit.chunk_id] = _fused(hit, 1.0 / (RRF_K + rank + 1))
-        fused[hit.chunk_id].dense = hit.score
-    missing = [cid for cid, _ in lexical if cid not in fused]
-    extra = store.sections_by_id(missing) if missing else {}
+    scores: dict[str, _Scores] = {}
+    for rank, (cid, similarity) in enumerate(dense):
+        scores[cid] = _Scores(1.0 / (RRF_K + rank + 1), dense=similarity)
     for rank, (cid, score) in enumerate(lexical):
-        if cid not in fused:
-            if cid not in extra:
-                continue  # deleted since the index was built
-            fused[cid] = _fused(extra[cid], 0.0)
-        fused[cid].score += 1.0 / (RRF_K + rank + 1)
-        fused[cid].lexical = score
-    return sorted(fused.values(), key=lambda f: f.score, reverse=True)[:k]
+        s = scores.setdefault(cid, _Scores(0.0))
+        s.fused += 1.0 / (RRF_K + rank + 1)
+        s.lexical = score
+    order = sorted(scores, key=lambda cid: scores[cid].fused, reverse=True)
+    # only the sections kept are read; one deleted since the search is left out and the next one read
+    hits: dict[str, SectionHit] = {}
+    read = 0
+    while len(hits) < k and read < len(order):
+        batch = order[read : read + k - len(hits)]
+        hits.update(store.sections_by_id(batch))
+        read += len(batch)
+    return [_fused(hits[cid], scores[cid]) for cid in order[:read] if cid in hits]
 
 
-def _fused(hit: SectionHit, score: float) -> Fused:
+@dataclass
+class _Scores:
+    fused: float  # reciprocal-rank fusion of the two rankings
+    dense: float = 0.0
+    lexical: float = 0.0
+
+
+def _fused(hit: SectionHit, scores: _Scores) -> Fused:
     return Fused(
         chunk_id=hit.chunk_id,
         article_id=hit.article_id,
         section=hit.section,
         headline=hit.headline,
         title=hit.title,
-        score=score,
+        score=scores.fused,
+        dense=scores.dense,
+        lexical=scores.lexical,
         meta=hit.metadata,
     )
 

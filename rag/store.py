@@ -676,6 +676,15 @@ class Store:
 
         return self._read(run)
 
+    def nearest_sections(self, vector: np.ndarray, n: int, where: dict[str, Any] | None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the ``n`` sections nearest to ``vector``, best first, and nothing else:
+        at 55k sections the search with metadata and text costs about 3x the search alone
+        (docs/benchmarks.md), so retrieval fuses ids and reads only the sections it keeps."""
+        got = self._read(
+            lambda: self.sections.query(query_embeddings=[vector], n_results=n, where=where or None, include=["distances"])
+        )
+        return [(str(cid), 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True)]
+
     def query_sentence_ids(self, vector: np.ndarray, n: int, where: dict[str, Any] | None) -> list[str]:
         """Ids of the ``n`` sentences nearest to ``vector`` (re-read, like every read here, when another
         process changed the store under this one)."""

@@ -383,3 +383,34 @@ def test_replaced_clients_are_stopped_so_a_long_running_reader_does_not_grow(
         assert store.query_sections(vector, 3, None)
     # every replaced client is stopped at the next reopen after its grace period, the last one not yet
     assert stopped[-4:] == systems[:4] and systems[4] not in stopped
+
+
+def test_retrieval_reads_only_the_sections_it_keeps_and_skips_one_deleted_since_the_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search returns ids and distances only; the k sections kept after fusion are read, and one that
+    another process deleted between the search and the read is left out, the next best read instead."""
+    from newsrag.rag.lexical import lexical_index
+    from newsrag.rag.retrieve import Filters, retrieve
+
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
+    ingest_paths([CORPUS], settings, embedder=HashEmbedder())
+    store = make_store(settings, model="hash-384")
+    index = lexical_index(store)
+    vector = HashEmbedder().encode([FINE])[0]
+    best = retrieve(store, index, vector, FINE, Filters(), 5)
+    assert len(best) == 5 and best[0].title == FINE_TITLE and all(f.meta["start"] < f.meta["end"] for f in best)
+
+    reads: list[list[str]] = []
+    real = store.sections_by_id
+    gone = best[1].chunk_id
+
+    def sections_by_id(ids: Any) -> Any:
+        reads.append(list(ids))
+        return {cid: hit for cid, hit in real(ids).items() if cid != gone}
+
+    monkeypatch.setattr(store, "sections_by_id", sections_by_id)
+    kept = retrieve(store, index, vector, FINE, Filters(), 4)
+    assert [f.chunk_id for f in kept] == [f.chunk_id for f in best if f.chunk_id != gone]
+    assert [f.score for f in kept] == [f.score for f in best if f.chunk_id != gone]
+    assert reads == [[f.chunk_id for f in best[:4]], [best[4].chunk_id]]
