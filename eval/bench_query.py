@@ -343,13 +343,18 @@ def diagnose(home: Path, n: int, seed: int, reps: int = 40) -> dict[str, float]:
     finally:
         torch.set_num_threads(default_threads)
     out |= {
-        "Store.generation() (one get_collection; the chain calls it twice)": _median_ms(lambda i: store.generation(), idx),
-        "sections.count() (query_sections, every query)": _median_ms(lambda i: store.sections.count(), idx),
-        "sections.query, 20 results with documents + metadatas": _median_ms(
+        "Store.version() (one get_collection; the chain reads it once a question)": _median_ms(lambda i: store.version(), idx),
+        "sections.query, 20 ids + distances (the chain's search)": _median_ms(
+            lambda i: store.nearest_sections(vecs[i], 20, None), idx
+        ),
+        "sections.query, 20 results with documents + metadatas (the search before 2026-12-07)": _median_ms(
             lambda i: store.sections.query(
                 query_embeddings=[vecs[i]], n_results=20, include=["metadatas", "distances", "documents"]
             ),
             idx,
+        ),
+        "sections_by_id(a question's 5-7 sections): the sections retrieval keeps": _median_ms(
+            lambda i: store.sections_by_id(chunk_ids[i]), idx
         ),
         "sentences by filter: sentences_for (where chunk_id $in 5 ids)": _median_ms(
             lambda i: store.sentences_for(chunk_ids[i]), idx
@@ -466,7 +471,7 @@ def doc_section(results: list[dict[str, Any]], command: str) -> str:
         "quotes_ms": "quote selection (get_articles + sentence lookup + scoring)",
         "compose_ms": "composition (answerable check + extractive text)",
         "retrieve_total_ms": "retrieve total (embed .. quotes)",
-        "retrieve_other_ms": "retrieve, not in a step (rewrite, index lookup, fusion, sections_by_id)",
+        "retrieve_other_ms": "retrieve, not in a step (rewrite, store version, index lookup, fusion, reading the sections kept)",
         "outside_ms": "outside gather/compose (input parsing, Runnable config, Answer)",
     }
 

@@ -110,7 +110,8 @@ class NewsragChain(Runnable[Any, Answer]):
         vectors = np.asarray(self.embedder.encode([query] if turn == query else [query, turn]), dtype=np.float32)
         qvec = vectors[0]
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
-        index = self.index()
+        version = self.store.version()  # read once a question: any process's write shows here (docs/reliability.md)
+        index = lexical_index(self.store, self.settings.cache_path, version)
         # one fusion, cut at k: the k best are the same sections as without the quote-only ones after them
         found = retrieve(
             self.store, index, qvec, query, inp.filters, inp.k + self.quote_sections, timings, depth=search_depth(inp.k)
@@ -131,7 +132,7 @@ class NewsragChain(Runnable[Any, Answer]):
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
         wanted = {f.article_id for f in sections + for_quotes} | {sentence_article(sid) for sid in extra}
         articles = self.store.get_articles(sorted(wanted))
-        sentences = self._section_sentences(sections + for_quotes, articles)
+        sentences = self._section_sentences(sections + for_quotes, articles, version)
         seen = {r.id for r in sentences}
         sentences += self.store.sentences_by_id([sid for sid in extra if sid not in seen and sentence_article(sid) in articles])
         every = self._score(qvec, vectors, query, turn, sentences, sections + for_quotes, index)
@@ -188,7 +189,9 @@ class NewsragChain(Runnable[Any, Answer]):
             rank(candidates)
         return candidates
 
-    def _section_sentences(self, sections: list[Fused], articles: dict[str, Article]) -> list[SentenceRecord]:
+    def _section_sentences(
+        self, sections: list[Fused], articles: dict[str, Article], version: tuple[str, int, str]
+    ) -> list[SentenceRecord]:
         """The sentences of the retrieved sections: spans and text from their articles, vectors from the
         memory-mapped copy of the stored ones (``rag.vectors``; from the store itself behind a Chroma
         server)."""
@@ -200,7 +203,7 @@ class NewsragChain(Runnable[Any, Answer]):
             if s.section == f.section and int(f.meta["start"]) <= s.start < int(f.meta["end"])
         ]
         ids = [sid for sid, *_ in spans]
-        cache = sentence_vectors(self.store, self.settings.cache_path)
+        cache = sentence_vectors(self.store, self.settings.cache_path, version)
         vectors = cache.get(ids) if cache is not None else self.store.sentence_vectors(ids)
         return [
             SentenceRecord(sid, a.id, chunk_id, s.section, s.index, s.start, s.end, a.text[s.start : s.end], vectors[sid])

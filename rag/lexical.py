@@ -120,9 +120,10 @@ def _disk_path(folder: Path, store: Store) -> Path:
     return folder / f"bm25-{store.cache_key}.pkl"
 
 
-def lexical_index(store: Store, folder: Path | None = None) -> LexicalIndex:
-    """The index for the store's current version: from memory, else from disk, else built."""
-    version = store.version()
+def lexical_index(store: Store, folder: Path | None = None, version: tuple[str, int, str] | None = None) -> LexicalIndex:
+    """The index for the store's current version (``version``, when the caller has just read it): from
+    memory, else from disk, else built."""
+    version = version or store.version()
     key = store.cache_key
     with _LOCK:
         cached = _CACHE.get(key)
