@@ -91,13 +91,27 @@ class LexicalIndex:
         q = [t for t in tokens(query) if t in self.df]
         if not q or self.retriever is None:
             return []
-        scores = np.asarray(self.retriever.get_scores(q), dtype=np.float32)
+        scores = self.scores(q)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every section for the indexed ``terms``: the sums bm25s makes, without its
+        ``np.add.at`` (0.69 against 0.10 ms a question at 55k sections): a term's postings name each
+        section once, so an indexed add gives the same float32 sums in the same order."""
+        r = self.retriever
+        postings = getattr(r, "scores", None)
+        if getattr(r, "nonoccurrence_array", None) is not None or not isinstance(postings, dict):
+            return np.asarray(r.get_scores(terms), dtype=np.float32)
+        out = np.zeros(int(postings["num_docs"]), dtype=np.dtype(r.dtype))
+        indptr, indices, data = postings["indptr"], postings["indices"], postings["data"]
+        for t in r.get_tokens_ids(terms):
+            out[indices[indptr[t] : indptr[t + 1]]] += data[indptr[t] : indptr[t + 1]]
+        return np.asarray(out, dtype=np.float32)
 
     def mask(
         self, since: int | None, until: int | None, sources: list[str] | None, article_ids: list[str] | None
