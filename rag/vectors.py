@@ -73,10 +73,9 @@ def _names(folder: Path, store: Store, version: tuple[str, int, str]) -> tuple[P
 
 def sentence_vectors(store: Store, folder: Path | None, version: tuple[str, int, str] | None = None) -> SentenceVectors | None:
     """The copy for the store's current version (``version``, when the caller has just read it): from
-    memory, else from disk, else made. None (the
-    caller then asks the store) with no folder, for an empty store or one of more than
-    :data:`MAX_SENTENCES` sentences, or when the store changed while the copy was made or the disk
-    refused the file."""
+    memory, else from disk, else made. None (the caller then asks the store) with no folder, for an empty
+    store or one of more than :data:`MAX_SENTENCES` sentences, or when the store changed while the copy
+    was made or the disk refused the file."""
     if folder is None:
         return None
     version = version or store.version()

@@ -414,19 +414,3 @@ def test_retrieval_reads_only_the_sections_it_keeps_and_skips_one_deleted_since_
     assert [f.chunk_id for f in kept] == [f.chunk_id for f in best if f.chunk_id != gone]
     assert [f.score for f in kept] == [f.score for f in best if f.chunk_id != gone]
     assert reads == [[f.chunk_id for f in best[:4]], [best[4].chunk_id]]
-
-
-def test_bm25_scores_are_the_library_s_own_sums(tmp_path: Path) -> None:
-    """The lexical index sums BM25 postings itself (bm25s's np.add.at is 6x slower); the scores are
-    bm25s's to the last bit, for one word, several, a repeated one, and words only some sections use."""
-    from newsrag.rag.lexical import lexical_index
-    from newsrag.rag.text import tokens
-
-    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
-    ingest_paths([CORPUS], settings, embedder=HashEmbedder())
-    index = lexical_index(make_store(settings, model="hash-384"))
-    for question in (FINE, CUP, "Velmora fined Velmora", "Velmora"):
-        terms = [t for t in tokens(question) if index.known(t)]
-        mine = index.scores(terms)
-        assert terms and mine.dtype == np.float32 and mine.any()
-        assert np.array_equal(mine, np.asarray(index.retriever.get_scores(terms), dtype=np.float32))
