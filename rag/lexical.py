@@ -1,7 +1,9 @@
 """A BM25 index (bm25s) over section chunks, built once per store version and cached on disk.
 
 Never rebuilt per query: the cache is keyed by the store's version (collection id, generation, stamp),
-which every write by any process changes (ingest, delete, reindex, upload).
+which every write by any process changes (ingest, delete, reindex, upload). bm25s builds the term
+postings; the index keeps them as plain arrays and scores with numpy alone, so that loading a cached
+index does not import bm25s and scipy (0.2 s of a cold ``newsrag ask``).
 """
 
 from __future__ import annotations
@@ -14,19 +16,66 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .store import Store
 from .text import tokens
 
-__all__ = ["LexicalIndex", "lexical_index"]
+__all__ = ["LexicalIndex", "Postings", "lexical_index"]
 
 log = logging.getLogger(__name__)
 
 _CACHE: dict[str, LexicalIndex] = {}
 _LOCK = threading.Lock()
+
+
+#: the layout of the cached index; a cache file of another layout is rebuilt
+FORMAT = 2
+
+
+@dataclass
+class Postings:
+    """BM25 term postings exactly as bm25s computes them (its score matrix, a column per term), without
+    bm25s: ``scores`` gives bm25s's ``get_scores`` to the last bit."""
+
+    vocab: dict[str, int]
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    n_docs: int
+    dtype: str
+    nonoccurrence: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, corpus: list[list[str]]) -> Postings:
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        bm25 = bm25s.BM25()
+        bm25.index(corpus, show_progress=False)
+        m = bm25.scores
+        return cls(
+            dict(bm25.vocab_dict),
+            m["indptr"],
+            m["indices"],
+            m["data"],
+            int(m["num_docs"]),
+            str(bm25.dtype),
+            bm25.nonoccurrence_array,
+        )
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every section for ``terms``. bm25s adds each term's postings with ``np.add.at``
+        (0.69 ms a question at 55k sections); a term's postings name each section once, so an indexed add
+        (0.10 ms) gives the same float32 sums in the same order."""
+        ids = [self.vocab[t] for t in terms if t in self.vocab]
+        out = np.zeros(self.n_docs, dtype=np.dtype(self.dtype))
+        for t in ids:
+            out[self.indices[self.indptr[t] : self.indptr[t + 1]]] += self.data[self.indptr[t] : self.indptr[t + 1]]
+        if self.nonoccurrence is not None:
+            out += self.nonoccurrence[np.asarray(ids, dtype=np.int64)].sum()
+        return np.asarray(out, dtype=np.float32)
 
 
 @dataclass
@@ -37,14 +86,12 @@ class LexicalIndex:
     days: np.ndarray
     sources: np.ndarray
     df: dict[str, int]
-    retriever: Any = field(repr=False, default=None)
+    postings: Postings | None = field(repr=False, default=None)
     version: tuple[str, int, str] = ("", 0, "")
+    format: int = FORMAT
 
     @classmethod
     def build(cls, store: Store, generation: int, version: tuple[str, int, str] = ("", 0, "")) -> LexicalIndex:
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
         ids, corpus, arts, days, sources = [], [], [], [], []
         df: dict[str, int] = {}
         for cid, doc, meta in store.iter_sections():
@@ -56,10 +103,6 @@ class LexicalIndex:
             sources.append(meta.get("source", ""))
             for t in set(toks):
                 df[t] = df.get(t, 0) + 1
-        retriever = None
-        if ids:
-            retriever = bm25s.BM25()
-            retriever.index(corpus, show_progress=False)
         return cls(
             generation=generation,
             ids=ids,
@@ -67,7 +110,7 @@ class LexicalIndex:
             days=np.array(days, dtype=np.int64),
             sources=np.array(sources, dtype=object),
             df=df,
-            retriever=retriever,
+            postings=Postings.of(corpus) if ids else None,
             version=version,
         )
 
@@ -89,29 +132,15 @@ class LexicalIndex:
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score) with score > 0, among the rows allowed by ``mask``."""
         q = [t for t in tokens(query) if t in self.df]
-        if not q or self.retriever is None:
+        if not q or self.postings is None:
             return []
-        scores = self.scores(q)
+        scores = self.postings.scores(q)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
-
-    def scores(self, terms: list[str]) -> np.ndarray:
-        """BM25 score of every section for the indexed ``terms``: the sums bm25s makes, without its
-        ``np.add.at`` (0.69 against 0.10 ms a question at 55k sections): a term's postings name each
-        section once, so an indexed add gives the same float32 sums in the same order."""
-        r = self.retriever
-        postings = getattr(r, "scores", None)
-        if getattr(r, "nonoccurrence_array", None) is not None or not isinstance(postings, dict):
-            return np.asarray(r.get_scores(terms), dtype=np.float32)
-        out = np.zeros(int(postings["num_docs"]), dtype=np.dtype(r.dtype))
-        indptr, indices, data = postings["indptr"], postings["indices"], postings["data"]
-        for t in r.get_tokens_ids(terms):
-            out[indices[indptr[t] : indptr[t + 1]]] += data[indptr[t] : indptr[t + 1]]
-        return np.asarray(out, dtype=np.float32)
 
     def mask(
         self, since: int | None, until: int | None, sources: list[str] | None, article_ids: list[str] | None
@@ -131,7 +160,9 @@ class LexicalIndex:
 
 
 def _disk_path(folder: Path, store: Store) -> Path:
-    return folder / f"bm25-{store.cache_key}.pkl"
+    """Named by the layout too: an earlier newsrag never reads this file (it would find no bm25s object
+    in it and search nothing), and this one never reads an earlier file."""
+    return folder / f"bm25v{FORMAT}-{store.cache_key}.pkl"
 
 
 def lexical_index(store: Store, folder: Path | None = None, version: tuple[str, int, str] | None = None) -> LexicalIndex:
@@ -149,7 +180,11 @@ def lexical_index(store: Store, folder: Path | None = None, version: tuple[str, 
             try:
                 with path.open("rb") as f:
                     loaded = pickle.load(f)
-                if isinstance(loaded, LexicalIndex) and getattr(loaded, "version", None) == version:
+                if (
+                    isinstance(loaded, LexicalIndex)
+                    and vars(loaded).get("format") == FORMAT  # not the class default: older files lack it
+                    and getattr(loaded, "version", None) == version
+                ):
                     index = loaded
             except Exception as e:  # a corrupt or old cache file is rebuilt, never fatal
                 log.warning("ignoring lexical index cache %s: %s", path, e)
@@ -162,6 +197,7 @@ def lexical_index(store: Store, folder: Path | None = None, version: tuple[str, 
                     with tmp.open("wb") as f:
                         pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
                     tmp.replace(path)
+                    path.with_name(f"bm25-{store.cache_key}.pkl").unlink(missing_ok=True)  # the layout before FORMAT 2
                 except OSError as e:  # a read-only or full disk costs a rebuild next time, not the answer
                     log.warning("cannot cache the lexical index in %s: %s", path, e)
         _CACHE[key] = index

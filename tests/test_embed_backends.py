@@ -221,7 +221,9 @@ def test_on_one_core_batches_still_have_their_own_session(tmp_path: Path, monkey
     assert list(embedder._sessions) == [False]
 
 
-def test_a_question_on_the_onnx_backend_does_not_import_torch(tmp_path: Path) -> None:
+def test_a_question_on_the_onnx_backend_does_not_import_torch_nor_bm25s(tmp_path: Path) -> None:
+    """A cold ``newsrag ask`` on the ONNX backend loads neither torch nor, with the lexical index cached
+    at ingest, bm25s and scipy (the index keeps bm25s's postings as plain arrays)."""
     home = tmp_path / "home"
     assert ingest_paths([SEED], make_settings(home)).added == 1
     probe = (
@@ -232,7 +234,8 @@ def test_a_question_on_the_onnx_backend_does_not_import_torch(tmp_path: Path) ->
         "    main()\n"
         "except SystemExit as e:\n"
         "    assert not e.code, e.code\n"
-        "print(json.dumps(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)))\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'bm25s', 'scipy')\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )
     env = newsrag_env(home, NEWSRAG_EMBEDDING_BACKEND="onnx")
     proc = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)

@@ -253,7 +253,7 @@ def test_the_sentence_vector_copy_equals_the_store_and_follows_its_writes(
     store = make_store(settings, model="hash-384")
     ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
     # the ingest made both for the new version: the next question does not wait for them
-    assert list(settings.lexical_path.glob("sentences-*.npy")) and list(settings.lexical_path.glob("bm25-*.pkl"))
+    assert list(settings.lexical_path.glob("sentences-*.npy")) and list(settings.lexical_path.glob("bm25v2-*.pkl"))
     ids = list(store.sentences.get(include=[])["ids"])
     copy = sentence_vectors(store, settings.lexical_path)
     assert copy is not None and ids
@@ -414,3 +414,29 @@ def test_retrieval_reads_only_the_sections_it_keeps_and_skips_one_deleted_since_
     assert [f.chunk_id for f in kept] == [f.chunk_id for f in best if f.chunk_id != gone]
     assert [f.score for f in kept] == [f.score for f in best if f.chunk_id != gone]
     assert reads == [[f.chunk_id for f in best[:4]], [best[4].chunk_id]]
+
+
+def test_a_lexical_cache_of_an_earlier_layout_is_rebuilt_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A BM25 cache written before the index kept its postings as arrays (a bm25s object inside, no
+    ``format``) is never read as an empty index: under its old name it is removed when the new file is
+    written, and under the current name it is rebuilt although the store version matches."""
+    import pickle
+
+    from newsrag.rag import lexical
+
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
+    store = make_store(settings, model="hash-384")
+    ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
+    [path] = settings.lexical_path.glob("bm25v2-*.pkl")
+    old = pickle.loads(path.read_bytes())
+    hits = old.search(FINE, 3)
+    assert hits
+    del old.__dict__["format"], old.__dict__["postings"]
+    old.__dict__["retriever"] = None  # what an earlier layout held
+    legacy = path.with_name(path.name.replace("bm25v2-", "bm25-"))
+    legacy.write_bytes(pickle.dumps(old))
+    path.write_bytes(pickle.dumps(old))
+    monkeypatch.setattr(lexical, "_CACHE", {})
+    index = lexical.lexical_index(store, settings.lexical_path)
+    assert index.postings is not None and index.search(FINE, 3) == hits
+    assert vars(pickle.loads(path.read_bytes()))["format"] == lexical.FORMAT and not legacy.exists()
