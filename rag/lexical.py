@@ -37,7 +37,8 @@ FORMAT = 2
 @dataclass
 class Postings:
     """BM25 term postings exactly as bm25s computes them (its score matrix, a column per term), without
-    bm25s: ``scores`` gives bm25s's ``get_scores`` to the last bit."""
+    bm25s: ``scores`` gives bm25s's ``get_scores`` to the last bit. bm25s's default (Lucene) variant,
+    which gives a section without a term nothing for it."""
 
     vocab: dict[str, int]
     indptr: np.ndarray
@@ -45,7 +46,6 @@ class Postings:
     data: np.ndarray
     n_docs: int
     dtype: str
-    nonoccurrence: np.ndarray | None = None
 
     @classmethod
     def of(cls, corpus: list[list[str]]) -> Postings:
@@ -54,6 +54,7 @@ class Postings:
         logging.getLogger("bm25s").setLevel(logging.WARNING)
         bm25 = bm25s.BM25()
         bm25.index(corpus, show_progress=False)
+        assert bm25.nonoccurrence_array is None  # the Lucene variant scores sections with the term only
         m = bm25.scores
         return cls(
             dict(bm25.vocab_dict),
@@ -62,7 +63,6 @@ class Postings:
             m["data"],
             int(m["num_docs"]),
             str(bm25.dtype),
-            bm25.nonoccurrence_array,
         )
 
     def scores(self, terms: list[str]) -> np.ndarray:
@@ -73,8 +73,6 @@ class Postings:
         out = np.zeros(self.n_docs, dtype=np.dtype(self.dtype))
         for t in ids:
             out[self.indices[self.indptr[t] : self.indptr[t + 1]]] += self.data[self.indptr[t] : self.indptr[t + 1]]
-        if self.nonoccurrence is not None:
-            out += self.nonoccurrence[np.asarray(ids, dtype=np.int64)].sum()
         return np.asarray(out, dtype=np.float32)
 
 
