@@ -95,8 +95,9 @@ class NewsragChain(Runnable[Any, Answer]):
         return Answer
 
     # -- steps -------------------------------------------------------------------------------------
-    def index(self) -> LexicalIndex:
-        return lexical_index(self.store, self.settings.cache_path)
+    def index(self, version: tuple[str, int, str] | None = None) -> LexicalIndex:
+        """The lexical index of the store's current ``version`` (read from the store when not given)."""
+        return lexical_index(self.store, self.settings.cache_path, version)
 
     def parse(self, raw: Any) -> ChainInput:
         """The checked input (a :class:`QueryError` names any bad value)."""
@@ -111,7 +112,7 @@ class NewsragChain(Runnable[Any, Answer]):
         qvec = vectors[0]
         timings["embed_ms"] = (time.perf_counter() - t) * 1000
         version = self.store.version()  # read once a question: any process's write shows here (docs/reliability.md)
-        index = lexical_index(self.store, self.settings.cache_path, version)
+        index = self.index(version)
         # one fusion, cut at k: the k best are the same sections as without the quote-only ones after them
         found = retrieve(
             self.store, index, qvec, query, inp.filters, inp.k + self.quote_sections, timings, depth=search_depth(inp.k)
@@ -127,15 +128,16 @@ class NewsragChain(Runnable[Any, Answer]):
             for pinned in pins.quote_searches(inp.filters):
                 later += retrieve(self.store, index, qvec, query, pinned, EXTRA_SECTIONS)
         for_quotes = _unseen(later, have)
+        read = sections + for_quotes  # every section whose sentences are scored, the quote-only ones last
         timings["pins_ms"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         extra = nearest_sentences(self.store, qvec, self.sentence_depth, inp.filters) if self.sentence_depth else []
-        wanted = {f.article_id for f in sections + for_quotes} | {sentence_article(sid) for sid in extra}
+        wanted = {f.article_id for f in read} | {sentence_article(sid) for sid in extra}
         articles = self.store.get_articles(sorted(wanted))
-        sentences = self._section_sentences(sections + for_quotes, articles, version)
+        sentences = self._section_sentences(read, articles, version)
         seen = {r.id for r in sentences}
         sentences += self.store.sentences_by_id([sid for sid in extra if sid not in seen and sentence_article(sid) in articles])
-        every = self._score(qvec, vectors, query, turn, sentences, sections + for_quotes, index)
+        every = self._score(qvec, vectors, query, turn, sentences, read, index)
         quote_only = {f.chunk_id for f in for_quotes}
         candidates = [c for c in every if c.record.chunk_id not in quote_only]
         # whether to answer is read from relevance alone, before any preference for an outlet or a day
@@ -149,7 +151,7 @@ class NewsragChain(Runnable[Any, Answer]):
         ev = Evidence(
             inp,
             query,
-            sections + for_quotes,
+            read,
             candidates,
             articles,
             timings,
