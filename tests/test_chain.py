@@ -409,12 +409,18 @@ def test_what_a_question_pins_down_decides_its_first_quote(
     assert date is None or (first.date is not None and first.date.isoformat() == date), answer.answer
 
 
+def without_quote_sections(chain: NewsragChain) -> NewsragChain:
+    """The same chain (store, embedder, ranking) reading no section after the k best."""
+    narrow = copy.copy(chain)
+    narrow.quote_sections = 0
+    return narrow
+
+
 def test_a_named_outlet_or_day_beyond_the_first_sections_is_searched_too(chain: NewsragChain) -> None:
     """With one section retrieved (and none for quotes only), the named outlet's article and the named
     day's report come from the extra searches, not from the question's own ranking (which retrieves
     other articles first)."""
-    chain = copy.copy(chain)
-    chain.quote_sections = 0
+    chain = without_quote_sections(chain)
     plain = ask(chain, "What did the newspaper report about Brannock and the swimming pools?", k=1)
     assert {c.source for c in plain.citations} == {"harbor-gazette.example"}, plain.answer
     named = ask(chain, "What did the Tidewater Chronicle report about Brannock and the swimming pools?", k=1)
@@ -427,8 +433,7 @@ def test_sections_after_the_k_best_give_quotes_but_never_decide(chain: NewsragCh
     """The sections ranked right after the k best are read for quotes only: with one section retrieved,
     the other outlet's report of the same statement is quoted too; and whether to answer (the relevance,
     the passages the support checks read, their articles) is what it would be without them."""
-    narrow = copy.copy(chain)
-    narrow.quote_sections = 0
+    narrow = without_quote_sections(chain)
     question = "What did the newspaper report about Brannock and the swimming pools?"
     assert {c.source for c in ask(narrow, question, k=1).citations} == {"harbor-gazette.example"}
     wide = ask(chain, question, k=1)
@@ -459,8 +464,7 @@ def test_a_question_for_the_latest_word_searches_newer_articles_for_quotes(chain
     assert pins.searches(Filters()) == []
     assert pins.quote_searches(Filters(sources=("harbor-gazette.example",))) == []
     assert Pins.read("Where do things stand?", frozenset(), dt.date(2025, 3, 11)).quote_searches(Filters()) == []
-    narrow = copy.copy(chain)
-    narrow.quote_sections = 0
+    narrow = without_quote_sections(chain)
     question = "Where do things stand now in the pay fight between the rail union and Tidewater Regional Rail?"
     ev = narrow.gather(ChainInput.parse({"question": question, "k": 1}, 5))
     first = ev.articles[ev.sections[0].article_id].date
