@@ -431,6 +431,17 @@ class Store:
         for kind in ("articles", "sections", "sentences"):
             self._read(partial(self._collection, kind))
 
+    def load(self, kinds: Sequence[str]) -> None:
+        """Have Chroma load these collections now. An embedded Chroma loads a collection's whole index on
+        the first read of it in a process, however small the read: 0.5 s for the 55k sections of 10,000
+        articles, 0.3 s for the articles (docs/benchmarks.md, Cold start). A read of one record does it;
+        unlike ``count()`` it lets other threads run meanwhile (Chroma releases the GIL for it)."""
+        for kind in kinds:
+            self._read(partial(self._load_one, kind))
+
+    def _load_one(self, kind: str) -> None:
+        self._collection(kind).get(limit=1, include=[])
+
     # -- generation: bumped by every write, read by caches (lexical index) and by readers --------
     def generation(self) -> int:
         return int(self._current()[1])

@@ -416,6 +416,63 @@ def test_retrieval_reads_only_the_sections_it_keeps_and_skips_one_deleted_since_
     assert reads == [[f.chunk_id for f in best[:4]], [best[4].chunk_id]]
 
 
+def test_the_first_question_of_a_store_version_loads_the_collections_while_it_is_embedded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chroma loads a collection's whole index on the first read of it in a process. The chain has the
+    collections a question reads loaded on the first question of each store version (and by ``warm``),
+    while the question is embedded on another thread; later questions embed on their own thread and load
+    nothing; an embedder's error on that first question reaches the caller unchanged."""
+    import threading
+
+    from newsrag.rag.errors import ConfigError
+
+    settings = make_settings(tmp_path / "home", embedding_model="hash-384")
+    store = make_store(settings, model="hash-384")
+    ingest_paths([CORPUS], settings, embedder=HashEmbedder(), store=store)
+    events: list[tuple[str, str]] = []
+
+    class Recording(HashEmbedder):
+        def encode(self, texts: list[str]) -> np.ndarray:
+            events.append(("encode", threading.current_thread().name))
+            return super().encode(texts)
+
+    real_load = store.load
+
+    def load(kinds: Any) -> None:
+        events.append(("load " + " ".join(kinds), threading.current_thread().name))
+        real_load(kinds)
+
+    monkeypatch.setattr(store, "load", load)
+    chain = build_chain(settings, store=store, embedder=Recording())
+    assert chain.invoke(FINE).citations
+    (encoded, other), (loaded, main) = sorted(events)
+    assert (encoded, loaded) == ("encode", "load sections articles") and main == "MainThread" != other
+    events.clear()
+    assert chain.invoke(FINE).citations
+    assert events == [("encode", "MainThread")]
+
+    events.clear()  # another process writes: the store's version moves, and the collections load again
+    ingest_paths([SEED], settings, embedder=HashEmbedder())
+    assert chain.invoke(FINE).citations
+    assert sorted(e for e, _ in events) == ["encode", "load sections articles"]
+
+    events.clear()
+    warmed = build_chain(settings, store=store, embedder=Recording())
+    warmed.warm()
+    assert sorted(e for e, _ in events) == ["encode", "load sections articles"]
+    events.clear()
+    assert warmed.invoke(FINE).citations
+    assert events == [("encode", "MainThread")]
+
+    class Broken(HashEmbedder):
+        def encode(self, texts: list[str]) -> np.ndarray:
+            raise ConfigError("the model cannot run here")
+
+    with pytest.raises(ConfigError, match="the model cannot run here"):
+        build_chain(settings, store=store, embedder=Broken()).invoke(FINE)
+
+
 def test_a_lexical_cache_of_an_earlier_layout_is_rebuilt_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A BM25 cache written before the index kept its postings as arrays (a bm25s object inside, no
     ``format``) is never read as an empty index: under its old name it is removed when the new file is

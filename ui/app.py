@@ -340,9 +340,8 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
     from ..rag.chain import build_chain
 
     chain = build_chain(settings)
-    # the first reader must not pay for loading the model, its one-question session or the BM25 index
-    chain.embedder.encode(["warm up the question path"])
-    chain.index()
+    # the first reader must not pay for loading the model's session, the store's collections or the caches
+    chain.warm()
     root = mount(FastAPI(title="newsrag", docs_url=None, redoc_url=None, openapi_url=None), chain, settings)
     url = f"http://{host}:{port}"
     print(
