@@ -293,3 +293,34 @@ def test_default_model_is_the_bundled_one_and_loads_offline(tmp_path: Path) -> N
     assert listed.returncode == 0 and [a["id"] for a in json.loads(listed.stdout)] == [SEED_ID]
     hashed = run(["articles"], newsrag_env(tmp_path / "home", NEWSRAG_EMBEDDING_MODEL="hash-384"), tmp_path)
     assert hashed.returncode == 1 and "sentence-transformers/all-MiniLM-L6-v2" in hashed.stderr
+
+
+def test_ask_in_an_app_s_own_process_hands_its_garbage_collector_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``newsrag ask`` pauses the garbage collector while it answers (a cold ask only makes objects that
+    live until it ends); run through click inside another program, it leaves the collector as it found it."""
+    import gc
+
+    from click.testing import CliRunner
+
+    from newsrag.ingest import ingest_paths
+    from newsrag.rag import chain as chain_module
+    from newsrag.rag.embed import HashEmbedder
+    from newsrag.rag.settings import Settings
+    from newsrag.ui.cli import cli
+
+    home = tmp_path / "home"
+    ingest_paths([SEED], Settings(home=home, embedding_model="hash-384", progress=False), embedder=HashEmbedder())
+    collecting: list[bool] = []
+    real = chain_module.build_chain
+
+    def build_chain(*args: Any, **kwargs: Any) -> Any:
+        collecting.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(chain_module, "build_chain", build_chain)
+    env = {"NEWSRAG_HOME": str(home), "NEWSRAG_EMBEDDING_MODEL": "hash-384"}
+    assert gc.isenabled()
+    result = CliRunner().invoke(cli, ["ask", "What did Hegseth say about borders?", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["citations"]
+    assert collecting == [False] and gc.isenabled()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -217,13 +219,48 @@ def ask(
     answerer: str | None,
 ) -> None:
     """Answer a question with quote-level citations."""
-    from ..rag.chain import build_chain
+    # the collector would only walk the ~140k objects that the imports made, again and again (0.3 s of a
+    # cold ask at 10,000 articles, docs/benchmarks.md "Cold start"); an app or a test that runs the command
+    # in its own process gets its collector back
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _ask(ctx, question, as_json, history, since, until, sources, k, answerer)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _ask(
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    history: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    sources: tuple[str, ...],
+    k: int | None,
+    answerer: str | None,
+) -> None:
+    from ..rag.embed import make_embedder
+    from ..rag.store import make_store
 
     question = _text(question, "QUESTION")
     history = tuple(_text(h, "--history") for h in history)
     since, until = (_text(v, name) if v else v for v, name in ((since, "--since"), (until, "--until")))
     sources = tuple(_text(v, "--source") for v in sources)
-    chain = build_chain(_settings(ctx, answerer=answerer))
+    settings = _settings(ctx, answerer=answerer)
+    embedder = make_embedder(settings)
+    store = make_store(settings, model=embedder.name)
+    # the model's session and the store's collections load on two threads, outside the GIL, while the
+    # chain's modules (LangChain's, 1.1 s) are imported (docs/benchmarks.md "Cold start")
+    with ThreadPoolExecutor(2, thread_name_prefix="newsrag-load") as pool:
+        loading: list[Future[Any]] = [pool.submit(embedder.encode, [question]), pool.submit(store.load, ["sections", "articles"])]
+        from ..rag.chain import build_chain
+
+        chain = build_chain(settings, store=store, embedder=embedder)
+        for done in loading:
+            done.result()
     filters: dict[str, Any] = {"since": since, "until": until, "sources": list(sources) or None}
     payload: dict[str, Any] = {
         "question": question,
@@ -268,7 +305,13 @@ def reindex(ctx: click.Context) -> None:
 
 
 def main() -> None:
-    cli(prog_name="newsrag")
+    """The console script: one command, then the process ends."""
+    try:
+        cli(prog_name="newsrag")
+    finally:
+        # the interpreter's exit would walk every object the command left to collect cycles nobody needs
+        # collected any more: 0.7 s after a cold ask at 10,000 articles (docs/benchmarks.md "Cold start")
+        gc.freeze()
 
 
 if __name__ == "__main__":
