@@ -324,3 +324,32 @@ def test_ask_in_an_app_s_own_process_hands_its_garbage_collector_back(tmp_path: 
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["citations"]
     assert collecting == [False] and gc.isenabled()
+
+
+def test_ask_on_a_store_of_another_model_says_so_before_running_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's model is checked before the question is embedded: on a first run the model's ONNX
+    export takes 10-30 s, and a user whose store holds another model's vectors hears so at once."""
+    from click.testing import CliRunner
+
+    from newsrag.ingest import ingest_paths
+    from newsrag.rag.embed import HashEmbedder
+    from newsrag.rag.settings import Settings
+    from newsrag.ui.cli import cli
+
+    home = tmp_path / "home"
+    ingest_paths([SEED], Settings(home=home, embedding_model="hash-384", progress=False), embedder=HashEmbedder())
+    encoded: list[list[str]] = []
+    real = HashEmbedder.encode
+
+    def encode(self: HashEmbedder, texts: list[str]) -> Any:
+        encoded.append(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(HashEmbedder, "encode", encode)
+    env = {"NEWSRAG_HOME": str(home), "NEWSRAG_EMBEDDING_MODEL": "hash-128"}
+    result = CliRunner().invoke(cli, ["ask", "What did Hegseth say about borders?"], env=env)
+    assert result.exit_code == 1
+    assert "holds vectors from 'hash-384', but the configured embedder is 'hash-128'" in result.output
+    assert encoded == []

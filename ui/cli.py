@@ -252,6 +252,7 @@ def _ask(
     settings = _settings(ctx, answerer=answerer)
     embedder = make_embedder(settings)
     store = make_store(settings, model=embedder.name)
+    store.check()  # a store of another model says so now, not after the model's first export
     # the model's session and the store's collections load on two threads, outside the GIL, while the
     # chain's modules (LangChain's, 1.1 s) are imported (docs/benchmarks.md "Cold start")
     with ThreadPoolExecutor(2, thread_name_prefix="newsrag-load") as pool:
