@@ -332,12 +332,37 @@ def test_upload_adds_good_files_and_reports_bad_ones(hash_store: Any, tmp_path: 
     assert "failed" in summary
     after = {a.id: a.model_dump() for a in store.list_articles()}
     assert {k: v for k, v in after.items() if k in before} == before  # nothing stored was touched
-    assert len(after) == len(before) + 1 and len(table) == len(after)
+    assert len(after) == len(before) + 1 and len(table["value"]) == len(after)
     kept = sorted(p.name for p in (settings.home / "uploads").rglob("*") if p.is_file())
     assert kept == ["plain_article.txt"]  # failed uploads leave no copies behind
 
     rows, *_ = cb.upload([str(good)])
     assert [r[1] for r in rows] == ["unchanged"]
+
+
+def test_the_article_table_shows_the_newest_articles_and_says_how_many_there_are(
+    hash_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Articles tab is filled when a page opens, with the newest ``ARTICLE_ROWS`` articles (a table of
+    every article was 1 MB of each page at 10,000); its label then says how many are stored in all."""
+    from newsrag.ui import app as app_module
+    from newsrag.ui.app import ChatCallbacks, build_app
+
+    settings, store = hash_store
+    listed = store.list_articles()
+    cb = ChatCallbacks(object(), store, settings)
+    whole = cb.article_table()
+    assert whole["label"] == "Stored articles" and [r[0] for r in whole["value"]] == [a.title for a in listed]
+
+    monkeypatch.setattr(app_module, "ARTICLE_ROWS", 1)
+    table, sources, header = cb.refresh()
+    assert [r[0] for r in table["value"]] == [listed[0].title] and len(listed) == 2
+    assert table["label"] == "Stored articles: the newest 1 of 2 (`newsrag articles` and the articles API list them all)"
+    assert sources["choices"] == sorted({a.source for a in listed if a.source}) and "**2** stored articles" in header
+
+    config = build_app(object(), settings).get_config_file()
+    [frame] = [c for c in config["components"] if c.get("props", {}).get("elem_id") == "newsrag-articles"]
+    assert frame["props"]["value"]["data"] == []  # in no page's config: the page fills it when it opens
 
 
 def test_app_names_its_api_endpoints(hash_store: Any) -> None:

@@ -48,6 +48,8 @@ EXAMPLE_QUESTIONS = [
 ANSWER_CONCURRENCY = 4
 QUEUE_SIZE = 64
 ARTICLE_HEADERS = ["title", "date", "source", "sections"]
+#: rows of the Articles tab, the newest first: at 10,000 articles the whole list was 1 MB of every page
+ARTICLE_ROWS = 500
 Update = dict[str, Any]
 
 
@@ -144,15 +146,21 @@ class ChatCallbacks:
         return [], [], "", gr.update(choices=[], value=None, label="Citations"), article_placeholder()
 
     # -- articles ---------------------------------------------------------------------------------
-    def article_rows(self) -> list[list[Any]]:
-        return [[a.title, a.date.isoformat() if a.date else "", a.source or "", a.n_sections] for a in self.store.list_articles()]
+    def article_table(self) -> Update:
+        """The newest :data:`ARTICLE_ROWS` articles, and a label that says how many there are in all."""
+        listed = self.store.list_articles()
+        rows = [[a.title, a.date.isoformat() if a.date else "", a.source or "", a.n_sections] for a in listed[:ARTICLE_ROWS]]
+        label = "Stored articles"
+        if len(listed) > len(rows):
+            label += f": the newest {len(rows):,} of {len(listed):,} (`newsrag articles` and the articles API list them all)"
+        return gr.update(value=rows, label=label)
 
     def header(self) -> str:
         n = self.store.count()
         return f"# newsrag\nAnswers quoted word for word from **{n}** stored article{'s' if n != 1 else ''}."
 
     def refresh(self) -> tuple[Any, ...]:
-        return self.article_rows(), gr.update(choices=self.api.sources()), self.header()
+        return self.article_table(), gr.update(choices=self.api.sources()), self.header()
 
     def upload(self, files: list[str] | str | None) -> tuple[Any, ...]:
         """Ingest uploaded files now; the chain sees them on its next question (it watches the store)."""
@@ -228,8 +236,7 @@ def build_app(chain: Any = None, settings: Settings | None = None) -> gr.Blocks:
                         article_placeholder(), elem_id="newsrag-article", max_height=540, js_on_load=SCROLL_TO_HIGHLIGHT_JS
                     )
         with gr.Tab("Articles"):
-            table = gr.Dataframe(
-                cb.article_rows(),
+            table = gr.Dataframe(  # filled when a page opens (app.load below), not in every page's config
                 headers=ARTICLE_HEADERS,
                 type="array",
                 interactive=False,
