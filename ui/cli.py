@@ -76,6 +76,26 @@ def _fail_on(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _collector_paused(fn: F) -> F:
+    """Run the command with the garbage collector paused: in a one-question process it would only walk the
+    ~140k objects that the imports made, again and again (0.3 s of a cold ask at 10,000 articles,
+    docs/benchmarks.md "Cold start"). An app or a test that runs the command in its own process gets its
+    collector back."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if collecting:
+                gc.enable()
+
+    return wrapper  # type: ignore[return-value]
+
+
 class _Commands(click.Group):
     """Built-in commands, plus commands that other layers or packages register under the
     ``newsrag.commands`` entry-point group (``newsrag eval`` comes from :mod:`newsrag.eval.cli` this way,
@@ -207,6 +227,7 @@ def delete(ctx: click.Context, article_ids: tuple[str, ...]) -> None:
 @click.option("--answerer", envvar="NEWSRAG_ANSWERER", help="extractive | openai | ollama | gguf")
 @click.pass_context
 @_fail_on
+@_collector_paused
 def ask(
     ctx: click.Context,
     question: str,
@@ -219,29 +240,6 @@ def ask(
     answerer: str | None,
 ) -> None:
     """Answer a question with quote-level citations."""
-    # the collector would only walk the ~140k objects that the imports made, again and again (0.3 s of a
-    # cold ask at 10,000 articles, docs/benchmarks.md "Cold start"); an app or a test that runs the command
-    # in its own process gets its collector back
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        _ask(ctx, question, as_json, history, since, until, sources, k, answerer)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _ask(
-    ctx: click.Context,
-    question: str,
-    as_json: bool,
-    history: tuple[str, ...],
-    since: str | None,
-    until: str | None,
-    sources: tuple[str, ...],
-    k: int | None,
-    answerer: str | None,
-) -> None:
     from ..rag.embed import make_embedder
     from ..rag.store import make_store
 
