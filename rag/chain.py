@@ -175,8 +175,8 @@ class NewsragChain(Runnable[Any, Answer]):
 
     def _embed(self, texts: list[str], version: tuple[str, int, str]) -> np.ndarray:
         """The texts' vectors. On the first question of a store version, Chroma loads the collections the
-        question reads meanwhile (:meth:`Store.load`): the embedder runs outside the GIL and Chroma's load
-        holds it, so the first question at 10,000 articles waits for the longer of the two, not their sum."""
+        question reads meanwhile (:meth:`Store.load`): the ONNX session and Chroma's read both run outside
+        the GIL, so the first question at 10,000 articles waits for the longer of the two, not their sum."""
         if version == self._loaded:
             return np.asarray(self.embedder.encode(texts), dtype=np.float32)
         kinds = ["sections", "articles"] + (["sentences"] if self.sentence_depth else [])
