@@ -34,7 +34,7 @@ from .retrieve import QUOTE_SECTIONS, SENTENCE_DEPTH, Fused, nearest_sentences, 
 from .rewrite import restate
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
-from .store import Store, make_store
+from .store import QUESTION_READS, Store, make_store
 from .support import quotable
 from .support import unreported as unreported_day
 from .text import tokens
@@ -179,7 +179,7 @@ class NewsragChain(Runnable[Any, Answer]):
         the GIL, so the first question at 10,000 articles waits for the longer of the two, not their sum."""
         if version == self._loaded:
             return np.asarray(self.embedder.encode(texts), dtype=np.float32)
-        kinds = ["sections", "articles"] + (["sentences"] if self.sentence_depth else [])
+        kinds = [*QUESTION_READS, "sentences"] if self.sentence_depth else QUESTION_READS
         with ThreadPoolExecutor(1, thread_name_prefix="newsrag-embed") as pool:
             embedding = pool.submit(self.embedder.encode, texts)
             self.store.load(kinds)

@@ -69,11 +69,15 @@ __all__ = [
     "Marker",
     "pages",
     "WriteLock",
+    "QUESTION_READS",
 ]
 
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
+#: the collections every question reads (its sentences' vectors come from the copy in ``rag.vectors``;
+#: the sentences collection is searched only with the learned scorer)
+QUESTION_READS = ("sections", "articles")
 EF_SEARCH: int = Settings.model_fields["hnsw_ef_search"].default
 _CLIENTS: dict[str, _Handle] = {}
 _CLIENT_LOCK = threading.Lock()

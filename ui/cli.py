@@ -241,7 +241,7 @@ def ask(
 ) -> None:
     """Answer a question with quote-level citations."""
     from ..rag.embed import make_embedder
-    from ..rag.store import make_store
+    from ..rag.store import QUESTION_READS, make_store
 
     question = _text(question, "QUESTION")
     history = tuple(_text(h, "--history") for h in history)
@@ -254,7 +254,7 @@ def ask(
     # the model's session and the store's collections load on two threads, outside the GIL, while the
     # chain's modules (LangChain's, 1.1 s) are imported (docs/benchmarks.md "Cold start")
     with ThreadPoolExecutor(2, thread_name_prefix="newsrag-load") as pool:
-        loading: list[Future[Any]] = [pool.submit(embedder.encode, [question]), pool.submit(store.load, ["sections", "articles"])]
+        loading: list[Future[Any]] = [pool.submit(embedder.encode, [question]), pool.submit(store.load, QUESTION_READS)]
         from ..rag.chain import build_chain
 
         chain = build_chain(settings, store=store, embedder=embedder)
