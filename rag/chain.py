@@ -18,6 +18,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackMa
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import run_in_executor
 
+from .adapter import QuestionAdapter, adapter_for
 from .dates import iso_date
 from .embed import Embedder, make_embedder
 from .evidence import ChainInput, Evidence, Limits
@@ -76,6 +77,7 @@ class NewsragChain(Runnable[Any, Answer]):
         scorer: Scorer | None = None,
         sentence_depth: int = SENTENCE_DEPTH,
         quote_sections: int = 0,
+        adapter: QuestionAdapter | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -86,6 +88,8 @@ class NewsragChain(Runnable[Any, Answer]):
         self.sentence_depth = sentence_depth
         #: sections retrieved after the ``k`` best for quotes only: whether to answer is read without them
         self.quote_sections = quote_sections
+        #: reorders the quotes of an answer, never whether it answers (``rag.adapter``; None: hand scores only)
+        self.adapter = adapter
         #: the store version whose collections were last loaded ahead of a question's reads
         self._loaded: tuple[str, int, str] | None = None
 
@@ -141,6 +145,7 @@ class NewsragChain(Runnable[Any, Answer]):
         seen = {r.id for r in sentences}
         sentences += self.store.sentences_by_id([sid for sid in extra if sid not in seen and sentence_article(sid) in articles])
         every = self._score(qvec, vectors, query, turn, sentences, read, index)
+        shift = self._shift(vectors if turn != query else vectors[:1], sentences)
         quote_only = {f.chunk_id for f in for_quotes}
         candidates = [c for c in every if c.record.chunk_id not in quote_only]
         # whether to answer is read from relevance alone, before any preference for an outlet or a day
@@ -165,6 +170,7 @@ class NewsragChain(Runnable[Any, Answer]):
             quotable=pool,
             for_quotes=every if for_quotes else [],
             quote_only_sections=frozenset(quote_only),
+            quote_shift=shift,
         )
         ev.unmentioned = self._unmentioned(query, ev.decision_articles, index)
         if self.scorer is not None:
@@ -213,6 +219,13 @@ class NewsragChain(Runnable[Any, Answer]):
                 c.score = (c.score + own[c.record.id]) / 2
             rank(candidates)
         return candidates
+
+    def _shift(self, vectors: np.ndarray, sentences: list[SentenceRecord]) -> dict[str, float]:
+        """What the question adapter adds to each sentence's score for quote selection (empty without one)."""
+        if self.adapter is None or not sentences:
+            return {}
+        gains = self.adapter.shifts(vectors, np.vstack([s.vector for s in sentences]).astype(np.float32))
+        return {s.id: float(g) for s, g in zip(sentences, gains, strict=True)}
 
     def _section_sentences(
         self, sections: list[Fused], articles: dict[str, Article], version: tuple[str, int, str]
@@ -465,4 +478,8 @@ def build_chain(
 
         llm = make_llm(settings)
     scorer = load_scorer(SCORER_PATH) if settings.quote_scorer == "learned" else None
-    return NewsragChain(settings, store, embedder, llm, scorer, SENTENCE_DEPTH if scorer else 0, 0 if scorer else QUOTE_SECTIONS)
+    # the learned scorer ranks its candidates itself
+    adapter = adapter_for(embedder.name) if settings.question_adapter and scorer is None else None
+    return NewsragChain(
+        settings, store, embedder, llm, scorer, SENTENCE_DEPTH if scorer else 0, 0 if scorer else QUOTE_SECTIONS, adapter
+    )

@@ -194,6 +194,9 @@ class Evidence:
     for_quotes: list[Candidate] = field(default_factory=list)
     #: those sections' chunk ids (they are listed in ``sections`` after the others)
     quote_only_sections: frozenset[str] = frozenset()
+    #: what the question adapter adds to a sentence's score (by sentence id) when the quotes are chosen,
+    #: after the decision to answer was made on the hand scores (``rag.adapter``; empty: no adapter)
+    quote_shift: dict[str, float] = field(default_factory=dict)
 
     @property
     def decision_articles(self) -> dict[str, Article]:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 
+from .adapter import reorder
 from .answertype import expected_type, satisfies
 from .citations import citations_for
 from .compose import abstention_text, extractive_lines
@@ -70,7 +71,7 @@ def extractive_answer(
         floor = max(scorer.keep_floor, scorer.keep_ratio * best)
         chosen = select(ev.candidates, max_quotes, floor, LEARNED, max_chars)
     else:
-        pool = prefer_quantities(ev.for_quotes or ev.candidates, ev.turn or ev.query)
+        pool = prefer_quantities(reorder(ev.for_quotes or ev.candidates, ev.quote_shift), ev.turn or ev.query)
         chosen = select(pool, max_quotes, threshold, max_chars=max_chars)
     citations = citations_for(merge(chosen, ev.articles), ev.articles)
     parts = []

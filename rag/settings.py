@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="How quotes are ranked and abstention decided: the hand-set weights (heuristic), or the logistic "
         "models trained on the news dev split (learned, rag/data/scorer.json); docs/benchmarks.md compares them.",
     )
+    question_adapter: bool = Field(
+        default=True,
+        description="Order an answer's quotes with the question adapter learned on the dev questions (rag/data/adapter.json; "
+        "the bundled model only); whether to answer never depends on it. false: the hand scores alone.",
+    )
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_model: str = "local"
     llm_api_key_env: str = Field(default="OPENAI_API_KEY", description="Env var that holds the API key.")
