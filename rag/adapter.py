@@ -68,9 +68,13 @@ def reorder(candidates: list[Candidate], shift: dict[str, float]) -> list[Candid
     return rank([replace(c, score=c.score + shift.get(c.record.id, 0.0)) for c in candidates])
 
 
-@lru_cache(maxsize=2)
 def load_adapter(path: Path = ADAPTER_PATH) -> QuestionAdapter:
     """The adapter described by ``path`` (its matrix in the ``.npy`` file it names), cached per process."""
+    return _load(Path(path).resolve())
+
+
+@lru_cache(maxsize=2)
+def _load(path: Path) -> QuestionAdapter:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
         matrix = np.load(path.parent / meta["matrix"]).astype(np.float32)

@@ -471,7 +471,14 @@ def test_a_question_for_the_latest_word_searches_newer_articles_for_quotes(chain
     later = [ev.articles[f.article_id].date for f in ev.sections[1:]]
     assert first is not None and later and all(d is not None and d > first for d in later), (first, later)
     assert {c.record.chunk_id for c in ev.candidates} == {ev.sections[0].chunk_id}
-    assert ask(narrow, question, k=1).citations[0].date == dt.date(2025, 4, 24)  # the ratified deal
+    # the ratified deal first, by the hand scores (the mechanism under test: one section, no quote-only ones)
+    hand = copy.copy(narrow)
+    hand.adapter = None
+    assert ask(hand, question, k=1).citations[0].date == dt.date(2025, 4, 24)
+    # with the question adapter both are still quoted; at k 1 it puts the strike's announcement first (a near
+    # tie: 0.646 against 0.642), at the default k the deal comes first (docs/benchmarks.md, round 12)
+    assert {c.date for c in ask(narrow, question, k=1).citations} >= {dt.date(2025, 3, 11), dt.date(2025, 4, 24)}
+    assert chain.adapter is not None and ask(chain, question).citations[0].date == dt.date(2025, 4, 24)
     # the learned scorer ranks by section rank and quotes from its own candidates: no quote-only search
     learned = copy.copy(narrow)
     learned.scorer = load_scorer(SCORER_PATH)
