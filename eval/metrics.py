@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -109,7 +110,18 @@ def quote_is_valid(citation: Citation, texts: dict[str, str]) -> bool:
     return text[citation.start : citation.end] == citation.quote
 
 
-def overlaps(citation: Citation, span: GoldSpan) -> bool:
+class Located(Protocol):
+    """A span of a stored article: a citation, a sentence record."""
+
+    @property
+    def article_id(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+def overlaps(citation: Located, span: GoldSpan) -> bool:
     """Same article and intersecting half-open spans (touching ends do not count)."""
     return citation.article_id == span.article_id and citation.start < span.end and span.start < citation.end
 

@@ -23,7 +23,7 @@ from ..rag.errors import NewsragError
 from ..rag.models import Answer, Article
 from ..rag.settings import Settings, get_settings
 from .datasets import DatasetItem, ResolvedItem, load_datasets, resolve_gold
-from .metrics import Metrics, Verdict, judge, summarize
+from .metrics import Metrics, Verdict, judge, overlaps, summarize
 
 if TYPE_CHECKING:
     from ..rag.embed import Embedder
@@ -102,13 +102,7 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
     cands = ev.candidates
     verdict.best_score = round(cands[0].score, 4) if cands else None
     gold_pos = next(
-        (
-            i
-            for i, c in enumerate(cands)
-            if any(
-                c.record.article_id == s.article_id and c.record.start < s.end and s.start < c.record.end for s in resolved.spans
-            )
-        ),
+        (i for i, c in enumerate(cands) if any(overlaps(c.record, s) for s in resolved.spans)),
         None,
     )
     if gold_pos is not None:

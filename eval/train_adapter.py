@@ -32,6 +32,7 @@ import numpy as np
 
 from ..rag.adapter import ADAPTER_PATH
 from ..rag.quote import PARAMS
+from .metrics import overlaps
 from .train_scorer import NEWS, REPO, _commit, bench
 
 __all__ = ["collect", "fit", "main"]
@@ -61,7 +62,7 @@ def collect(chain: Any, resolved: list[Any]) -> list[dict[str, Any]]:
 
     def spy(self: Any, qvec: Any, vectors: Any, query: str, turn: str, sentences: Any, sections: Any, index: Any) -> Any:
         seen.update(vectors=vectors if turn != query else vectors[:1], sentences=sentences, sections=sections)
-        heads = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
+        heads = {f.chunk_id: f.heading for f in sections}
         seen["lexical"] = [
             {c.record.id: c.lexical for c in score_sentences(v, text, sentences, sections, index, heads)}
             for v, text in zip(seen["vectors"], (query, turn), strict=False)
@@ -76,7 +77,7 @@ def collect(chain: Any, resolved: list[Any]) -> list[dict[str, Any]]:
         chain.gather(ChainInput.parse({"question": r.item.question, "history": r.item.history}, chain.settings.top_k))
         sentences = seen["sentences"]
         labels = np.array(
-            [any(s.article_id == g.article_id and s.start < g.end and g.start < s.end for g in r.spans) for s in sentences],
+            [any(overlaps(s, g) for g in r.spans) for s in sentences],
             dtype=bool,
         )
         if not labels.any():

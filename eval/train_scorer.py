@@ -37,6 +37,7 @@ from ..rag.features import CANDIDATE_FEATURES, QUESTION_FEATURES, Context, candi
 from ..rag.question import analyze
 from ..rag.scorer import SCORER_PATH, Linear, Scorer
 from .datasets import load_datasets, resolve_gold
+from .metrics import overlaps
 
 __all__ = ["collect", "main"]
 
@@ -108,10 +109,7 @@ def collect(b: Bench) -> list[dict[str, Any]]:
         ctx = Context(info, ev.articles, ev.sections, ev.index, outlets_named(info, b.sources))
         feats = candidate_features(ctx, ev.candidates)
         labels = np.array(
-            [
-                any(c.record.article_id == s.article_id and c.record.start < s.end and s.start < c.record.end for s in r.spans)
-                for c in ev.candidates
-            ],
+            [any(overlaps(c.record, s) for s in r.spans) for c in ev.candidates],
             dtype=bool,
         )
         out.append({"item": r.item, "ctx": ctx, "cands": ev.candidates, "feats": feats, "labels": labels})

@@ -211,7 +211,7 @@ class NewsragChain(Runnable[Any, Answer]):
     ) -> list[Candidate]:
         """The sentences as quote candidates, best first. A follow-up searched beside its earlier turn
         (``turn != query``): what it asks now weighs as much as the topic."""
-        headlines = {f.chunk_id: " ".join(x for x in (f.title, f.headline or "") if x) for f in sections}
+        headlines = {f.chunk_id: f.heading for f in sections}
         candidates = score_sentences(qvec, query, sentences, sections, index, headlines)
         if turn != query:
             own = {c.record.id: c.score for c in score_sentences(vectors[1], turn, sentences, sections, index, headlines)}

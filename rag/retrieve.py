@@ -131,6 +131,11 @@ class Fused:
     lexical: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def heading(self) -> str:
+        """The article's title and the section's headline: the words a sentence's lexical score reads beside its own."""
+        return " ".join(x for x in (self.title, self.headline or "") if x)
+
 
 def retrieve(
     store: Store,
