@@ -150,27 +150,31 @@ def _diagnose(chain: Any, resolved: ResolvedItem, answer: Answer, verdict: Verdi
             f"that holds the gold string; {gold}"
         )
     else:
-        verdict.diagnosis = (
-            f"quote choice: gold section retrieved at rank {hit_rank}, top candidate score {best}; "
-            f"{gold}{_floor_note(verdict, threshold, scorer)}"
-        )
+        note = _quote_note(ev, resolved, threshold, scorer)
+        verdict.diagnosis = f"quote choice: gold section retrieved at rank {hit_rank}; {note}"
 
 
-def _floor_note(verdict: Verdict, threshold: float, scorer: Any = None) -> str:
-    """Whether the gold sentence fell below the chain's quote floor or lost the selection above it."""
-    from ..rag.quote import PARAMS
+def _quote_note(ev: Any, resolved: ResolvedItem, threshold: float, scorer: Any = None) -> str:
+    """Where the gold sentence stood among the candidates the quotes were chosen from, in the order
+    selection read them (``rag.extractive.quote_pool``: after the question adapter, with the sections
+    retrieved for quotes only), and whether it fell below the quote floor or lost the selection above it."""
+    from ..rag.extractive import quote_floor, quote_params, quote_pool
+    from ..rag.quote import eligible
 
-    if verdict.gold_score is None or verdict.best_score is None:
-        return "; other sentences were quoted"
-    if scorer is not None:
-        floor = max(scorer.keep_floor, scorer.keep_ratio * verdict.best_score)
-        rule = f"max(keep_floor {scorer.keep_floor}, keep_ratio {scorer.keep_ratio} x best)"
-    else:
-        floor = max(threshold, verdict.best_score - PARAMS.margin)
-        rule = f"max(threshold, best - margin {PARAMS.margin})"
-    if verdict.gold_score < floor:
-        return f", below the quote floor {floor:.3f} = {rule}"
-    return f", above the quote floor {floor:.3f} but not selected (diversity, per-article, max_quotes or character limits)"
+    pool = quote_pool(ev, scorer)
+    if not pool:
+        return "no candidates to quote"
+    at = next((i for i, c in enumerate(pool) if any(overlaps(c.record, s) for s in resolved.spans)), None)
+    head = f"top quote candidate score {pool[0].score:.3f}"
+    if at is None:
+        return f"{head}; no gold sentence among the {len(pool)} quote candidates; other sentences were quoted"
+    floor, params = quote_floor(pool, threshold, scorer), quote_params(scorer)
+    gold = f"the best gold sentence is quote candidate #{at + 1} of {len(pool)} (score {pool[at].score:.3f})"
+    if any(c is pool[at] for c in eligible(pool, floor, params)):
+        return f"{head}; {gold}, eligible but not selected (diversity, per-article, max_quotes or character limits)"
+    cut = max(floor, pool[0].score - params.margin)
+    rule = f"max({floor:.3f}, best - margin {params.margin})"
+    return f"{head}; {gold}, below the quote floor {cut:.3f} = {rule} and not among the {params.always} best"
 
 
 def _run_newsrag(

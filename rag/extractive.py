@@ -14,13 +14,22 @@ from .compose import abstention_text, extractive_lines
 from .evidence import Evidence, make_answer
 from .models import Answer
 from .question import analyze, answer_kind_met
-from .quote import Candidate, QuoteParams, merge, rank, select
+from .quote import PARAMS, Candidate, QuoteParams, merge, rank, select
 from .ranking import abstain_reason, answerable_probability, explain
 from .rewrite import unmentioned_topic
 from .scorer import Scorer
 from .support import unsupported
 
-__all__ = ["answerable", "extractive_answer", "prefer_quantities", "LEARNED", "QUANTITY_BONUS"]
+__all__ = [
+    "answerable",
+    "extractive_answer",
+    "prefer_quantities",
+    "quote_floor",
+    "quote_params",
+    "quote_pool",
+    "LEARNED",
+    "QUANTITY_BONUS",
+]
 
 #: Selection over the learned scorer's probabilities: the floor comes from the scorer (keep_ratio, keep_floor),
 #: so no margin; a neighbour joins its quote only when nearly as likely to answer.
@@ -66,13 +75,8 @@ def extractive_answer(
         yield text
         yield make_answer(ev, text, [], True, "extractive")
         return
-    if scorer is not None:
-        best = ev.candidates[0].score
-        floor = max(scorer.keep_floor, scorer.keep_ratio * best)
-        chosen = select(ev.candidates, max_quotes, floor, LEARNED, max_chars)
-    else:
-        pool = prefer_quantities(reorder(ev.for_quotes or ev.candidates, ev.quote_shift), ev.turn or ev.query)
-        chosen = select(pool, max_quotes, threshold, max_chars=max_chars)
+    pool = quote_pool(ev, scorer)
+    chosen = select(pool, max_quotes, quote_floor(pool, threshold, scorer), quote_params(scorer), max_chars)
     citations = citations_for(merge(chosen, ev.articles), ev.articles)
     parts = []
     for line in extractive_lines(citations):
@@ -80,6 +84,30 @@ def extractive_answer(
         yield line
     ev.timings["compose_ms"] = (time.perf_counter() - t) * 1000
     yield make_answer(ev, "".join(parts).strip(), citations, False, "extractive")
+
+
+def quote_pool(ev: Evidence, scorer: Scorer | None = None) -> list[Candidate]:
+    """The candidates the quotes are chosen from, best first, as selection reads them: the learned
+    ``scorer``'s probabilities, or the hand scores of every scored sentence (those of the quote-only
+    sections too) with the question adapter's shift and the quantity preference. Whether to answer was
+    decided on ``ev.candidates`` before this."""
+    if scorer is not None:
+        return ev.candidates
+    return prefer_quantities(reorder(ev.for_quotes or ev.candidates, ev.quote_shift), ev.turn or ev.query)
+
+
+def quote_floor(pool: list[Candidate], threshold: float, scorer: Scorer | None = None) -> float:
+    """The lowest score a candidate of ``pool`` (:func:`quote_pool`) may have and be quoted: the relevance
+    bar, or with the learned ``scorer`` its share of the best probability (``rag.quote.eligible`` adds the
+    margin)."""
+    if scorer is None or not pool:
+        return threshold
+    return max(scorer.keep_floor, scorer.keep_ratio * pool[0].score)
+
+
+def quote_params(scorer: Scorer | None = None) -> QuoteParams:
+    """The selection's numbers: :data:`LEARNED` over the learned scorer's probabilities, else the hand ones."""
+    return LEARNED if scorer is not None else PARAMS
 
 
 def prefer_quantities(candidates: list[Candidate], question: str) -> list[Candidate]:

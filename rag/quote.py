@@ -14,7 +14,7 @@ from .retrieve import Fused
 from .store import SentenceRecord
 from .text import content_words, tokens
 
-__all__ = ["Candidate", "Quote", "QuoteParams", "PARAMS", "coverage", "score_sentences", "select", "merge"]
+__all__ = ["Candidate", "Quote", "QuoteParams", "PARAMS", "coverage", "eligible", "score_sentences", "select", "merge"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class QuoteParams:
     per_article: int = 4  #: quotes per article at most
     mmr_lambda: float = 0.1  #: how much similarity to chosen sentences of the same article costs
     neighbour_margin: float = 0.2  #: a chosen sentence's neighbour within this much joins its quote
+    #: the best this many candidates may be quoted however far below the best they score (above the floor):
+    #: in the question adapter's order the answer is often 2nd or 3rd, beyond the margin (docs/benchmarks.md,
+    #: round 13)
+    always: int = 3
 
 
 PARAMS = QuoteParams()
@@ -112,10 +116,7 @@ def select(
     """Greedy MMR: high score, but not a near-repeat of a sentence already chosen from the same article.
     The same statement in two articles is kept: citing each source is the point. With ``max_chars``, a
     sentence that would take the quoted characters past it is skipped (the best one is always kept)."""
-    if not cands:
-        return []
-    best = cands[0].score
-    pool = [c for c in cands if c.score >= max(floor, best - params.margin)]
+    pool = eligible(cands, floor, params)
     chosen: list[Candidate] = []
     per_article: dict[str, int] = {}
     room = _Room(max_chars)
@@ -138,6 +139,15 @@ def select(
         chosen.append(pick)
         per_article[pick.record.article_id] = per_article.get(pick.record.article_id, 0) + 1
     return chosen + neighbours(chosen, cands, floor, params, room)
+
+
+def eligible(cands: list[Candidate], floor: float, params: QuoteParams = PARAMS) -> list[Candidate]:
+    """The candidates (best first) that :func:`select` may quote: at or above ``floor``, and within the
+    margin of the best or among the ``always`` best."""
+    if not cands:
+        return []
+    cut = max(floor, cands[0].score - params.margin)
+    return [c for i, c in enumerate(cands) if c.score >= cut or (i < params.always and c.score >= floor)]
 
 
 @dataclass

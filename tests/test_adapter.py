@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from chain_helpers import assert_valid, corpus_chain
 
+from newsrag.eval.datasets import load_dataset, resolve_gold
+from newsrag.eval.metrics import judge
+from newsrag.eval.runner import _diagnose
 from newsrag.eval.train_scorer import HELD_OUT
 from newsrag.rag.adapter import ADAPTER_PATH, QuestionAdapter, adapter_for, load_adapter
 from newsrag.rag.chain import ChainInput, NewsragChain, build_chain
@@ -111,3 +115,30 @@ def test_the_adapter_orders_the_quotes_and_never_changes_whether_the_chain_answe
             assert a.answer == p.answer
         reordered += [c.quote for c in a.citations] != [c.quote for c in p.citations]
     assert reordered >= 3, f"the adapter changed the quotes of {reordered} of {len(items)} questions"
+
+
+@pytest.mark.slow
+def test_eval_diagnoses_read_the_quotes_in_the_order_they_were_chosen(chains: tuple[NewsragChain, NewsragChain]) -> None:
+    """``newsrag eval``'s "quote choice" diagnosis ranks the gold sentence among the candidates the quotes
+    were chosen from, after the adapter's shift: its top score is citation [1]'s, and every quote clears
+    the floor it names."""
+    adapted, _ = chains
+    items = load_dataset(QA.with_name("heldout_qa.jsonl"))  # the user's article, never trained on
+    summaries = adapted.store.list_articles()
+    articles = adapted.store.get_articles([a.id for a in summaries])
+    texts = {k: a.text for k, a in articles.items()}
+    explained = moved = 0
+    for resolved in resolve_gold(items, summaries, texts):
+        answer = adapted.invoke({"question": resolved.item.question, "history": resolved.item.history})
+        verdict = judge(answer, resolved, texts)
+        _diagnose(adapted, resolved, answer, verdict, articles)
+        if not (verdict.diagnosis or "").startswith("quote choice"):
+            continue
+        explained += 1
+        top = float(re.search(r"top quote candidate score ([\d.]+)", verdict.diagnosis).group(1))  # type: ignore[union-attr]
+        assert top == pytest.approx(answer.citations[0].score, abs=6e-4), verdict.diagnosis
+        floor = re.search(r"quote floor ([\d.]+)", verdict.diagnosis)
+        if floor:
+            assert all(c.score >= float(floor.group(1)) - 6e-4 for c in answer.citations), verdict.diagnosis
+        moved += verdict.best_score is not None and abs(top - verdict.best_score) > 1e-3
+    assert explained >= 2 and moved >= 1, (explained, moved)
