@@ -174,7 +174,7 @@ def _quote_note(ev: Any, resolved: ResolvedItem, threshold: float, scorer: Any =
         return f"{head}; {gold}, eligible but not selected (diversity, per-article, max_quotes or character limits)"
     cut = max(floor, pool[0].score - params.margin)
     rule = f"max({floor:.3f}, best - margin {params.margin})"
-    return f"{head}; {gold}, below the quote floor {cut:.3f} = {rule} and not among the {params.always} best"
+    return f"{head}; {gold}, below the quote floor {cut:.3f} = {rule}"
 
 
 def _run_newsrag(

@@ -32,10 +32,6 @@ class QuoteParams:
     per_article: int = 4  #: quotes per article at most
     mmr_lambda: float = 0.1  #: how much similarity to chosen sentences of the same article costs
     neighbour_margin: float = 0.2  #: a chosen sentence's neighbour within this much joins its quote
-    #: the best this many candidates may be quoted however far below the best they score (above the floor):
-    #: in the question adapter's order the answer is often 2nd or 3rd, beyond the margin (docs/benchmarks.md,
-    #: round 13)
-    always: int = 3
 
 
 PARAMS = QuoteParams()
@@ -143,11 +139,11 @@ def select(
 
 def eligible(cands: list[Candidate], floor: float, params: QuoteParams = PARAMS) -> list[Candidate]:
     """The candidates (best first) that :func:`select` may quote: at or above ``floor``, and within the
-    margin of the best or among the ``always`` best."""
+    margin of the best."""
     if not cands:
         return []
     cut = max(floor, cands[0].score - params.margin)
-    return [c for i, c in enumerate(cands) if c.score >= cut or (i < params.always and c.score >= floor)]
+    return [c for c in cands if c.score >= cut]
 
 
 @dataclass

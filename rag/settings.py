@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     )
     chunk_chars: int = Field(default=1500, ge=200, description="Sections longer than this are split.")
     top_k: int = Field(default=5, ge=1, le=50, description="Sections retrieved per question.")
-    max_quotes: int = Field(default=3, ge=1, le=12)
+    max_quotes: int = Field(default=4, ge=1, le=12)
     max_quote_chars: int | None = Field(
         default=None,
         ge=0,
