@@ -4,9 +4,9 @@ reorders an answer's quotes.
 The bundled model embeds a question and the sentence that answers it as near neighbours less often than a
 reader would expect: on the news dev split the answering sentence scores best for 27 of the 69 questions
 whose answering sentence the chain scores at all. ``python -m newsrag.eval.train_adapter`` learns a
-matrix ``A`` from the development questions only (news/dev, news/dev2, newsrag_qa) so that ``q + A q``
-lies nearer the sentences that answer ``q``; the sentence vectors stay as stored. Measured and chosen on
-dev (docs/benchmarks.md, round 12).
+matrix ``A`` from the development questions only (news/dev, news/dev2, news/dev3, newsrag_qa) so that
+``q + A q`` lies nearer the sentences that answer ``q``; the sentence vectors stay as stored. Measured and
+chosen on dev (docs/benchmarks.md, rounds 12 and 13).
 
 It changes which passages are quoted first, never whether the chain answers: the decision to answer (and
 every support check) reads the hand scores, and :func:`reorder` gives the selection new candidates with
