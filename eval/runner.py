@@ -159,7 +159,7 @@ def _quote_note(ev: Any, resolved: ResolvedItem, threshold: float, scorer: Any =
     selection read them (``rag.extractive.quote_pool``: after the question adapter, with the sections
     retrieved for quotes only), and whether it fell below the quote floor or lost the selection above it."""
     from ..rag.extractive import quote_floor, quote_params, quote_pool
-    from ..rag.quote import eligible
+    from ..rag.quote import quote_cut
 
     pool = quote_pool(ev, scorer)
     if not pool:
@@ -170,9 +170,9 @@ def _quote_note(ev: Any, resolved: ResolvedItem, threshold: float, scorer: Any =
         return f"{head}; no gold sentence among the {len(pool)} quote candidates; other sentences were quoted"
     floor, params = quote_floor(pool, threshold, scorer), quote_params(scorer)
     gold = f"the best gold sentence is quote candidate #{at + 1} of {len(pool)} (score {pool[at].score:.3f})"
-    if any(c is pool[at] for c in eligible(pool, floor, params)):
+    cut = quote_cut(pool, floor, params)
+    if pool[at].score >= cut:
         return f"{head}; {gold}, eligible but not selected (diversity, per-article, max_quotes or character limits)"
-    cut = max(floor, pool[0].score - params.margin)
     rule = f"max({floor:.3f}, best - margin {params.margin})"
     return f"{head}; {gold}, below the quote floor {cut:.3f} = {rule}"
 

@@ -2,8 +2,8 @@
 ``rag/data/adapter.json`` and the matrix beside it.
 
 ``python -m newsrag.eval.train_adapter`` reads four development sets, each over its corpus: news/dev,
-news/dev2 and news/dev3 over the news corpus, newsrag_qa over the bundled article and the fixture corpus. The held-out
-sets (news/test*, heldout_qa) are never read.
+news/dev2 and news/dev3 over the news corpus, newsrag_qa over the bundled article and the fixture corpus.
+The held-out sets (news/test*, heldout_qa) are never read.
 
 1. Each corpus is ingested into a temporary store with the bundled model. Every question goes through the
    default chain's retrieval with the adapter off. The sentences the chain scores are kept with the parts

@@ -98,7 +98,7 @@ def quote_pool(ev: Evidence, scorer: Scorer | None = None) -> list[Candidate]:
 
 def quote_floor(pool: list[Candidate], threshold: float, scorer: Scorer | None = None) -> float:
     """The lowest score a candidate of ``pool`` (:func:`quote_pool`) may have and be quoted: the relevance
-    bar, or with the learned ``scorer`` its share of the best probability (``rag.quote.eligible`` adds the
+    bar, or with the learned ``scorer`` its share of the best probability (``rag.quote.quote_cut`` adds the
     margin)."""
     if scorer is None or not pool:
         return threshold

@@ -14,7 +14,18 @@ from .retrieve import Fused
 from .store import SentenceRecord
 from .text import content_words, tokens
 
-__all__ = ["Candidate", "Quote", "QuoteParams", "PARAMS", "coverage", "eligible", "score_sentences", "select", "merge"]
+__all__ = [
+    "Candidate",
+    "Quote",
+    "QuoteParams",
+    "PARAMS",
+    "coverage",
+    "eligible",
+    "quote_cut",
+    "score_sentences",
+    "select",
+    "merge",
+]
 
 
 @dataclass(frozen=True)
@@ -137,12 +148,15 @@ def select(
     return chosen + neighbours(chosen, cands, floor, params, room)
 
 
+def quote_cut(cands: list[Candidate], floor: float, params: QuoteParams = PARAMS) -> float:
+    """The lowest score :func:`select` may quote among ``cands`` (best first): ``floor``, or the margin
+    below the best when that is higher."""
+    return max(floor, cands[0].score - params.margin) if cands else floor
+
+
 def eligible(cands: list[Candidate], floor: float, params: QuoteParams = PARAMS) -> list[Candidate]:
-    """The candidates (best first) that :func:`select` may quote: at or above ``floor``, and within the
-    margin of the best."""
-    if not cands:
-        return []
-    cut = max(floor, cands[0].score - params.margin)
+    """The candidates (best first) that :func:`select` may quote: at or above :func:`quote_cut`."""
+    cut = quote_cut(cands, floor, params)
     return [c for c in cands if c.score >= cut]
 
 
