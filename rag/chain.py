@@ -31,7 +31,7 @@ from .question import analyze, name_phrases
 from .quote import Candidate, rank, score_sentences
 from .ranking import rank_candidates
 from .records import SentenceRecord, sentence_article, sentence_id
-from .retrieve import QUOTE_SECTIONS, SENTENCE_DEPTH, Fused, nearest_sentences, retrieve, search_depth
+from .retrieve import QUOTE_SECTIONS, SENTENCE_DEPTH, Fused, nearest_sentences, retrieve, search_depth, unmatched
 from .rewrite import restate
 from .scorer import SCORER_PATH, Scorer, load_scorer
 from .settings import Settings, get_settings
@@ -172,6 +172,8 @@ class NewsragChain(Runnable[Any, Answer]):
             quote_only_sections=frozenset(quote_only),
             quote_shift=shift,
         )
+        if not read:  # not a weak match: nothing to match (an empty store, or filters that no article meets)
+            ev.nothing_found = unmatched(inp.filters, self.store.list_articles())
         ev.unmentioned = self._unmentioned(query, ev.decision_articles, index)
         if self.scorer is not None:
             rank_candidates(ev, self.scorer)

@@ -182,6 +182,8 @@ class Evidence:
     #: the question as the learned scorer reads it, and its candidates' features (None without a scorer)
     context: Context | None = None
     features: np.ndarray | None = None
+    #: why no section was found at all: no article is stored, or none meets the question's filters
+    nothing_found: str | None = None
     #: a name the question uses that no stored article prints ("Veldhaven Cyclists' Federation")
     unmentioned: str | None = None
     #: why the passages cannot report the day the question names (all published before it), read before

@@ -45,6 +45,8 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
     passages are relevant is decided by the learned ``scorer``'s question model, or without one by the
     hand-set relevance bar ``threshold``; then, either way, the passages must support what the question
     takes for granted (``rag.support``, on the passages the hand scores make quotable)."""
+    if ev.nothing_found:
+        return False, ev.nothing_found
     missing = ev.unmentioned or unmentioned_topic(ev.query, ev.index)
     if missing:
         return False, f"none of them mentions “{missing}”"

@@ -12,6 +12,7 @@ import numpy as np
 from .dates import iso_date
 from .errors import QueryError
 from .lexical import LexicalIndex
+from .models import ArticleSummary
 from .store import SectionHit, Store, day_number
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "RRF_K",
     "SENTENCE_DEPTH",
     "QUOTE_SECTIONS",
+    "unmatched",
 ]
 
 RRF_K = 60
@@ -95,6 +97,32 @@ class Filters:
             list(self.sources),
             list(self.article_ids),
         )
+
+
+def unmatched(filters: Filters, stored: list[ArticleSummary]) -> str | None:
+    """Why a search with ``filters`` finds nothing among the ``stored`` articles, in words a reader can act
+    on (None when no filter is set and articles are stored: then something else is wrong)."""
+    if not stored:
+        return "no article is stored yet; add some with `newsrag ingest PATH` (`newsrag serve` adds the bundled ones)"
+    parts, have = [], []
+    if filters.sources:
+        outlets = sorted({a.source for a in stored if a.source})
+        parts.append("from " + " or ".join(filters.sources))
+        shown = ", ".join(outlets[:5]) + (f" and {len(outlets) - 5} more" if len(outlets) > 5 else "")
+        have.append(f"from {shown}" if outlets else "from no named outlet")
+    if filters.since or filters.until:
+        days = sorted(a.date for a in stored if a.date)
+        if filters.since and filters.until:
+            parts.append(f"dated {filters.since} to {filters.until}")
+        else:
+            parts.append(f"dated {filters.since} or later" if filters.since else f"dated {filters.until} or earlier")
+        have.append("undated" if not days else f"dated {days[0]}" if days[0] == days[-1] else f"dated {days[0]} to {days[-1]}")
+    if filters.article_ids:
+        parts.append("with the id " + " or ".join(filters.article_ids))
+    if not parts:
+        return None
+    count = f"{len(stored)} article" + ("s" if len(stored) > 1 else "")
+    return f"no stored article is {' and '.join(parts)} (stored: {', '.join([count, *have])}); widen or drop that filter"
 
 
 def _date(value: Any, name: str) -> dt.date | None:

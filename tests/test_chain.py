@@ -7,6 +7,7 @@ import asyncio
 import copy
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -552,6 +553,42 @@ def test_source_and_article_filters(chain: NewsragChain) -> None:
     seed_id = next(a.id for a in chain.store.list_articles() if a.title == SEED_TITLE)
     only = ask(chain, "What did the mayor say?", filters={"article_ids": [seed_id]})
     assert all(r.article_id == seed_id for r in only.retrieved)
+
+
+@pytest.mark.parametrize(
+    ("filters", "reason"),
+    [
+        ({"sources": ["nowhere.example"]}, "no stored article is from nowhere.example (stored: 10 articles, from "),
+        (
+            {"since": "2030-01-01"},
+            "no stored article is dated 2030-01-01 or later (stored: 10 articles, dated 2024-08-14 to 2026-05-17)",
+        ),
+        (
+            {"sources": ["harbor-gazette.example"], "until": "2020-01-01"},
+            "no stored article is from harbor-gazette.example and dated 2020-01-01 or earlier (stored: 10 articles, from ",
+        ),
+    ],
+)
+def test_filters_that_no_article_meets_are_named_not_blamed_on_the_question(
+    chain: NewsragChain, filters: dict[str, object], reason: str
+) -> None:
+    # The seed article mentions Hegseth and borders: "none of them mentions “Hegseth”" would be false.
+    answer = ask(chain, BORDERS, filters=filters)
+    assert answer.abstained and not answer.citations and not answer.retrieved
+    assert reason in answer.answer and "widen or drop that filter" in answer.answer
+    assert "mentions" not in answer.answer
+
+
+def test_an_empty_store_says_so_and_how_to_fill_it(tmp_path: Path, embedder: Any) -> None:
+    from conftest import make_settings
+
+    from newsrag.rag.chain import build_chain
+
+    chain = build_chain(make_settings(tmp_path), embedder=embedder)
+    answer = chain.invoke({"question": BORDERS})
+    assert answer.abstained and not answer.citations
+    assert "no article is stored yet; add some with `newsrag ingest PATH`" in answer.answer
+    assert "mentions" not in answer.answer
 
 
 @pytest.mark.parametrize(
