@@ -27,7 +27,7 @@ from .features import spells_outlet
 from .lexical import LexicalIndex, lexical_index
 from .models import Answer, AnswerChunk, Article, NewsragInput
 from .pins import EXTRA_SECTIONS, Pins
-from .question import analyze, name_phrases
+from .question import analyze, name_phrases, role_references
 from .quote import Candidate, rank, score_sentences
 from .ranking import rank_candidates
 from .records import SentenceRecord, sentence_article, sentence_id
@@ -254,7 +254,9 @@ class NewsragChain(Runnable[Any, Answer]):
     def _unmentioned(self, query: str, articles: dict[str, Article], index: LexicalIndex) -> str | None:
         """The first name of two words or more in ``query`` that no stored article prints: not the
         retrieved ones, and not the sections that the lexical index finds for the name's words (a word
-        the corpus never uses settles it at once). Outlets are named by their domain, not in text."""
+        the corpus never uses settles it at once). Outlets are named by their domain, not in text. Then,
+        looked for the same way, the first person the question names by a role that no article prints
+        beside its owner ("Ostrelia's defence minister": :class:`~newsrag.rag.question.RoleReference`)."""
         texts = [_plain(f"{a.title}\n{a.text}") for a in articles.values()]
         for name in name_phrases(analyze(query)):
             if any(spells_outlet(name, source) for source in index.source_set):
@@ -267,6 +269,13 @@ class NewsragChain(Runnable[Any, Answer]):
                 if any(plain in _plain(h.text) for h in hits.values()):
                     continue
             return name
+        for ref in role_references(query):
+            if any(ref.mentioned_in(t) for t in texts):
+                continue
+            hits = self.store.sections_by_id([cid for cid, _ in index.search(ref.search, NAME_SECTIONS)])
+            if any(ref.mentioned_in(h.text) for h in hits.values()):
+                continue
+            return ref.phrase
         return None
 
     def _restate(self, inp: ChainInput, config: RunnableConfig | None = None) -> tuple[str, str]:

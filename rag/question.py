@@ -21,6 +21,8 @@ __all__ = [
     "dates_in",
     "name_parts",
     "name_phrases",
+    "role_references",
+    "RoleReference",
     "ANSWER_KINDS",
     "DAY_MENTION",
     "MONTH_NAMES",
@@ -182,12 +184,72 @@ _TITLE_WORDS = frozenset(
     union leader opposition spokeswoman spokesman spokesperson mr mrs ms miss sir deputy secretary director inspector
     judge senator mp former new acting""".split()
 )
+#: words that say when someone holds a role, not which role: "Kessmoor's next manager" is a manager of Kessmoor's
+_WHEN_IN_ROLE = frozenset("new next former current then incoming outgoing acting interim future previous late".split())
+_QUESTION_WORDS = frozenset("what who whom whose which where when why how".split())
 _POSSESSIVE_SPLIT = re.compile(r"['’]s\b|(?<=s)['’]$")
 
 
 def name_parts(name: str) -> list[str]:
     """A name split at its possessives: "Arvendal Post's April" -> ["Arvendal Post", "April"]."""
     return [part.strip() for part in _POSSESSIVE_SPLIT.split(name) if part.strip()]
+
+
+#: the head words of a role someone holds, as a question names a person by it ("Ostrelia's defence minister")
+_ROLE_HEADS = (
+    r"minister|president|chief|mayor|governor|spokes(?:man|woman|person)|leader|head|director|chair(?:man|woman)?|owner|"
+    r"manager|coach|captain|ceo|general|commander|secretary|ambassador|envoy|premier|negotiator|lawyer|founder|editor|"
+    r"ombudsman|prosecutor|judge|inspector|chancellor|dean|rector|commissioner"
+)
+_OWNER = r"[A-Z][\w-]*(?: [A-Z][\w-]*)*"
+#: "Ostrelia's defence minister", "Aster Bay's fire chief"; "the owner of the Dune Point campsite"
+_ROLE_OF_OWNER = (
+    re.compile(rf"\b(?P<owner>{_OWNER})['’]s (?P<role>(?:[a-z-]+ ){{0,2}}?(?:{_ROLE_HEADS}))\b"),
+    re.compile(rf"\bthe (?P<role>(?:[a-z-]+ )?(?:{_ROLE_HEADS})) of (?:the )?(?P<owner>{_OWNER})"),
+)
+
+
+@dataclass(frozen=True)
+class RoleReference:
+    """A person the question names by a role and whose role it is ("Ostrelia's defence minister"). An
+    article mentions that person when it prints the owner next to the role: "Ostrelian Defence Minister
+    ...", "Ostrelia's defence minister", "the defence minister of Ostrelia", "spokeswoman for Northern
+    Command"."""
+
+    phrase: str  #: as the question words it
+    owner: str  #: one word: its stem ("Ostrelia" -> "ostrel", so that "Ostrelian" counts); else the words
+    modifiers: tuple[str, ...]  #: the role's words before its head ("defence")
+    head: str  #: "minister"
+
+    @property
+    def search(self) -> str:
+        """Words to look the person up by in the lexical index."""
+        return " ".join([self.owner, *self.modifiers, self.head])
+
+    def mentioned_in(self, text: str) -> bool:
+        low = text.lower()
+        owner = re.escape(self.owner) + r"[\w-]*(?:['’]s)?"
+        before = re.compile(rf"\b{owner},? (?:[\w-]+,? ){{0,2}}?{self.head}\b")
+        role = " ".join([*self.modifiers, self.head])
+        after = re.compile(rf"\b{re.escape(role)}\w*,? (?:[\w-]+ ){{0,3}}?(?:of|for|at|in) (?:the )?{owner}")
+        return any(all(m in hit.group(0) for m in self.modifiers) for hit in before.finditer(low)) or bool(after.search(low))
+
+
+def role_references(question: str) -> list[RoleReference]:
+    """The people ``question`` names by a role of a named owner (see :class:`RoleReference`)."""
+    out = []
+    for pattern in _ROLE_OF_OWNER:
+        for m in pattern.finditer(question):
+            words = m.group("owner").split()
+            while words and (words[0].lower() in _TITLE_WORDS | STOPWORDS or words[0].lower() in _QUESTION_WORDS):
+                words = words[1:]
+            role = [w for w in m.group("role").split() if w not in STOPWORDS | _WHEN_IN_ROLE]
+            if not words or not role:
+                continue
+            low = words[0].lower() if len(words) == 1 else " ".join(words).lower()
+            owner = low[: max(4, len(low) - 2)] if len(words) == 1 else low
+            out.append(RoleReference(m.group(0), owner, tuple(role[:-1]), role[-1]))
+    return out
 
 
 def name_phrases(info: QuestionInfo) -> list[str]:

@@ -22,7 +22,7 @@ from newsrag.rag.extractive import answerable
 from newsrag.rag.features import spells_outlet
 from newsrag.rag.models import Answer, AnswerChunk, Article, Sentence
 from newsrag.rag.pins import Pins
-from newsrag.rag.question import dates_in
+from newsrag.rag.question import dates_in, role_references
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
 from newsrag.rag.scorer import SCORER_PATH, load_scorer
@@ -121,6 +121,51 @@ def test_a_name_no_article_prints_is_an_abstention_that_names_it(chain: NewsragC
     assert chain._unmentioned("Did Odile Brannock speak?", {}, index) is None
     assert chain._unmentioned("Did Odile Brannock-Smith speak?", {}, index) == "Odile Brannock-Smith"
     assert chain._unmentioned("Did Brannock Odile speak?", {}, index) == "Brannock Odile"  # every word known, not as printed
+
+
+def test_a_person_named_by_a_role_no_article_prints_is_an_abstention_that_names_it(chain: NewsragChain) -> None:
+    # the seed quotes Hegseth on Ukraine's borders; no article quotes (or names) Ukraine's defence minister
+    answer = ask(chain, "How did Ukraine's defence minister respond to Hegseth's remarks on the borders?")
+    assert answer.abstained and answer.citations == []
+    assert "none of them mentions “Ukraine's defence minister”" in answer.answer
+    answer = ask(chain, "Who is the mayor of Kessel Valley?")  # Port Calder's mayor accuses Kessel Valley
+    assert answer.abstained and "none of them mentions “the mayor of Kessel Valley”" in answer.answer
+    # "Port Calder Mayor Odile Brannock": the role printed beside its owner, whichever way round
+    for question in ("What did Port Calder's mayor order?", "What did the mayor of Port Calder order?"):
+        answer = ask(chain, question)
+        assert not answer.abstained and any("Brannock" in c.quote or "mayor" in c.quote.lower() for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("text", "mentioned"),
+    [
+        ("Ostrelian Defence Minister Tomas Reyk said on Monday", True),
+        ("Ostrelia's defence minister did not attend.", True),
+        ("The talks, said the defence minister of Ostrelia, were over.", True),
+        # a role of someone else beside the owner's name, or another role of the owner, is not that person
+        ("Arvendal's Defence Minister Emil Varga-Lund said Ostrelia's troops were a test.", False),
+        ("Ostrelia's foreign minister brushed off the question.", False),
+        ("Ostrelia. Defence minister Varga-Lund spoke later.", False),
+    ],
+)
+def test_a_role_counts_as_mentioned_only_beside_its_owner(text: str, mentioned: bool) -> None:
+    (ref,) = role_references("How did Ostrelia's defence minister respond?")
+    assert (ref.owner, ref.modifiers, ref.head) == ("ostrel", ("defence",), "minister")
+    assert ref.mentioned_in(text) is mentioned
+
+
+def test_role_references_read_owners_and_roles_as_an_article_would_print_them() -> None:
+    refs = role_references("According to Northern Command's spokeswoman and the manager of the Inland Cooperative Bank, why?")
+    assert [(r.phrase, r.owner, r.head) for r in refs] == [
+        ("Northern Command's spokeswoman", "northern command", "spokeswoman"),
+        ("the manager of the Inland Cooperative Bank", "inland cooperative bank", "manager"),
+    ]
+    assert refs[0].mentioned_in("Major Elin Tofte, spokeswoman for Northern Command, told the Sentinel")
+    assert refs[1].mentioned_in("At the Kessmoor branch of the Inland Cooperative Bank, manager Jonas Vikstrom said")
+    # a title in front of the owner is not the owner; "next" says when, not which role
+    (ref,) = role_references("Who did Drenth want as Prime Minister Rostveldt's next spokesman?")
+    assert (ref.owner, ref.modifiers, ref.head) == ("rostvel", (), "spokesman")
+    assert role_references("What is the president doing?") == [] and role_references("What's the mayor's plan?") == []
 
 
 @pytest.mark.parametrize(
