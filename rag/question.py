@@ -195,13 +195,14 @@ def name_parts(name: str) -> list[str]:
     return [part.strip() for part in _POSSESSIVE_SPLIT.split(name) if part.strip()]
 
 
-#: the head words of a role someone holds, as a question names a person by it ("Ostrelia's defence minister")
+#: the head words of a role someone holds, as a question names a person by it ("Ostrelia's defence minister");
+#: not "head", which stands for any of them ("the head of the students' union" is its president)
 _ROLE_HEADS = (
-    r"minister|president|chief|mayor|governor|spokes(?:man|woman|person)|leader|head|director|chair(?:man|woman)?|owner|"
+    r"minister|president|chief|mayor|governor|spokes(?:man|woman|person)|leader|director|chair(?:man|woman)?|owner|"
     r"manager|coach|captain|ceo|general|commander|secretary|ambassador|envoy|premier|negotiator|lawyer|founder|editor|"
     r"ombudsman|prosecutor|judge|inspector|chancellor|dean|rector|commissioner"
 )
-_OWNER = r"[A-Z][\w-]*(?: [A-Z][\w-]*)*"
+_OWNER = r"[A-Z][\w-]*(?:(?<=s)['’]? [A-Z][\w-]*|\s[A-Z][\w-]*)*"  # "Lindqvar Students' Union"
 #: "Ostrelia's defence minister", "Aster Bay's fire chief"; "the owner of the Dune Point campsite"
 _ROLE_OF_OWNER = (
     re.compile(rf"\b(?P<owner>{_OWNER})['’]s (?P<role>(?:[a-z-]+ ){{0,2}}?(?:{_ROLE_HEADS}))\b"),
@@ -227,12 +228,12 @@ class RoleReference:
         return " ".join([self.owner, *self.modifiers, self.head])
 
     def mentioned_in(self, text: str) -> bool:
-        low = text.lower()
-        owner = re.escape(self.owner) + r"[\w-]*(?:['’]s)?"
-        before = re.compile(rf"\b{owner},? (?:[\w-]+,? ){{0,2}}?{self.head}\b")
-        role = " ".join([*self.modifiers, self.head])
-        after = re.compile(rf"\b{re.escape(role)}\w*,? (?:[\w-]+ ){{0,3}}?(?:of|for|at|in) (?:the )?{owner}")
-        return any(all(m in hit.group(0) for m in self.modifiers) for hit in before.finditer(low)) or bool(after.search(low))
+        low = text.lower().replace("’", "'")
+        owner = re.escape(self.owner) + r"[\w-]*(?:'s)?"
+        # the role's other words may stand on either side of its head ("minister of defence")
+        before = re.compile(rf"\b{owner},? (?:[\w-]+,? ){{0,2}}?{self.head}\w*(?: [\w-]+){{0,2}}")
+        after = re.compile(rf"(?:[\w-]+ ){{0,2}}\b{self.head}\w*,? (?:[\w-]+ ){{0,3}}?(?:of|for|at|in) (?:the )?{owner}")
+        return any(all(m in hit.group(0) for m in self.modifiers) for pattern in (before, after) for hit in pattern.finditer(low))
 
 
 def role_references(question: str) -> list[RoleReference]:
@@ -246,7 +247,7 @@ def role_references(question: str) -> list[RoleReference]:
             role = [w for w in m.group("role").split() if w not in STOPWORDS | _WHEN_IN_ROLE]
             if not words or not role:
                 continue
-            low = words[0].lower() if len(words) == 1 else " ".join(words).lower()
+            low = " ".join(words).lower().replace("’", "'")
             owner = low[: max(4, len(low) - 2)] if len(words) == 1 else low
             out.append(RoleReference(m.group(0), owner, tuple(role[:-1]), role[-1]))
     return out

@@ -142,6 +142,8 @@ def test_a_person_named_by_a_role_no_article_prints_is_an_abstention_that_names_
         ("Ostrelian Defence Minister Tomas Reyk said on Monday", True),
         ("Ostrelia's defence minister did not attend.", True),
         ("The talks, said the defence minister of Ostrelia, were over.", True),
+        ("Ostrelia's minister of defence, Tomas Reyk, said", True),
+        ("Tomas Reyk, minister of defence for Ostrelia, said", True),
         # a role of someone else beside the owner's name, or another role of the owner, is not that person
         ("Arvendal's Defence Minister Emil Varga-Lund said Ostrelia's troops were a test.", False),
         ("Ostrelia's foreign minister brushed off the question.", False),
@@ -166,6 +168,11 @@ def test_role_references_read_owners_and_roles_as_an_article_would_print_them() 
     (ref,) = role_references("Who did Drenth want as Prime Minister Rostveldt's next spokesman?")
     assert (ref.owner, ref.modifiers, ref.head) == ("rostvel", (), "spokesman")
     assert role_references("What is the president doing?") == [] and role_references("What's the mayor's plan?") == []
+    # "head" stands for any leading role (the union's head is its president); a plural possessive is part of a name
+    assert role_references("What did the head of the Lindqvar Students' Union say?") == []
+    (ref,) = role_references("What did the president of the Lindqvar Students' Union say?")
+    assert ref.owner == "lindqvar students' union"
+    assert ref.mentioned_in("Lindqvar Students’ Union president Ida Moe said")
 
 
 @pytest.mark.parametrize(
