@@ -202,7 +202,7 @@ _ROLE_HEADS = (
     r"manager|coach|captain|ceo|general|commander|secretary|ambassador|envoy|premier|negotiator|lawyer|founder|editor|"
     r"ombudsman|prosecutor|judge|inspector|chancellor|dean|rector|commissioner"
 )
-_OWNER = r"[A-Z][\w-]*(?:(?<=s)['’]? [A-Z][\w-]*|\s[A-Z][\w-]*)*"  # "Lindqvar Students' Union"
+_OWNER = r"[A-Z][\w-]*(?:(?<=s)['’] [A-Z][\w-]*| [A-Z][\w-]*)*"  # "Lindqvar Students' Union"
 #: "Ostrelia's defence minister", "Aster Bay's fire chief"; "the owner of the Dune Point campsite"
 _ROLE_OF_OWNER = (
     re.compile(rf"\b(?P<owner>{_OWNER})['’]s (?P<role>(?:[a-z-]+ ){{0,2}}?(?:{_ROLE_HEADS}))\b"),
