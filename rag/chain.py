@@ -270,6 +270,8 @@ class NewsragChain(Runnable[Any, Answer]):
                     continue
             return name
         for ref in role_references(query):
+            if any(spells_outlet(ref.owner, source) for source in index.source_set):
+                continue  # "the Arvendal Post's editor": outlets are named by their domain
             if any(ref.mentioned_in(t) for t in texts):
                 continue
             hits = self.store.sections_by_id([cid for cid, _ in index.search(ref.search, NAME_SECTIONS)])

@@ -210,16 +210,41 @@ _ROLE_OF_OWNER = (
 )
 
 
+#: heads that are ordinary words too ("Port Calder's chief concern", "Kessmoor's general strategy"): a role
+#: only with a word before them ("fire chief", "army general", "head coach")
+_BARE_AMBIGUOUS = frozenset("chief general coach captain leader secretary director".split())
+#: spellings that name the same role
+_ROLE_SPELLINGS = (("defense", "defence"),)
+#: words in front of a name that are not part of it
+_NOT_OWNER = _TITLE_WORDS | STOPWORDS | _QUESTION_WORDS | _QUESTION_OPENERS | MONTH_NAMES | WEEKDAY_NAMES
+
+
+def _normal(text: str) -> str:
+    """Lower case, one kind of apostrophe, single spaces, one spelling per role word."""
+    low = re.sub(r"\s+", " ", text.lower().replace("’", "'").replace("ʼ", "'").replace("‘", "'"))
+    for other, one in _ROLE_SPELLINGS:
+        low = low.replace(other, one)
+    return low
+
+
+def _owner_key(word: str) -> str:
+    """A pattern for one owner word as an article may print it: a long word by its stem ("ostrel" for
+    "Ostrelia", "Ostrelian", "Ostrelia's"), a short one whole ("UN" is not "under")."""
+    if len(word) >= 5:
+        return re.escape(word[: len(word) - 2]) + r"[\w-]*(?:'s)?"
+    return re.escape(word) + r"(?:'s)?\b"
+
+
 @dataclass(frozen=True)
 class RoleReference:
     """A person the question names by a role and whose role it is ("Ostrelia's defence minister"). An
     article mentions that person when it prints the owner next to the role: "Ostrelian Defence Minister
     ...", "Ostrelia's defence minister", "the defence minister of Ostrelia", "spokeswoman for Northern
-    Command"."""
+    Command", "Rostveldt's spokesman" for "Hanna Rostveldt's spokesman"."""
 
-    phrase: str  #: as the question words it
-    owner: str  #: one word: its stem ("Ostrelia" -> "ostrel", so that "Ostrelian" counts); else the words
-    modifiers: tuple[str, ...]  #: the role's words before its head ("defence")
+    phrase: str  #: as a reader would recognise it ("Ostrelia's defence minister")
+    owner: str  #: as the question prints it, without the words in front that are not a name
+    modifiers: tuple[str, ...]  #: the role's other words ("defence")
     head: str  #: "minister"
 
     @property
@@ -228,12 +253,24 @@ class RoleReference:
         return " ".join([self.owner, *self.modifiers, self.head])
 
     def mentioned_in(self, text: str) -> bool:
-        low = text.lower().replace("’", "'")
-        owner = re.escape(self.owner) + r"[\w-]*(?:'s)?"
+        low = _normal(text)
+        words = _normal(self.owner).split()
+        keys = [r"\b" + r" ".join(_owner_key(w) for w in words)]
+        if len(words) > 1 and len(words[-1]) >= 5:  # a person's surname, a place's last word
+            keys.append(r"\b" + _owner_key(words[-1]))
+        owner = "(?:" + "|".join(keys) + ")"
+        head = rf"{re.escape(self.head)}(?:s|es)?\b"
         # the role's other words may stand on either side of its head ("minister of defence")
-        before = re.compile(rf"\b{owner},? (?:[\w-]+,? ){{0,2}}?{self.head}\w*(?: [\w-]+){{0,2}}")
-        after = re.compile(rf"(?:[\w-]+ ){{0,2}}\b{self.head}\w*,? (?:[\w-]+ ){{0,3}}?(?:of|for|at|in) (?:the )?{owner}")
-        return any(all(m in hit.group(0) for m in self.modifiers) for pattern in (before, after) for hit in pattern.finditer(low))
+        before = re.compile(rf"{owner},? (?:[\w-]+,? ){{0,3}}?{head}(?: [\w-]+){{0,3}}")
+        after = re.compile(
+            rf"(?<![\w-])(?:[\w-]+ ){{0,3}}{head},? (?:[\w-]+ ){{0,3}}?(?:of|for|at|in) (?:the )?(?:[\w-]+ )?{owner}"
+        )
+        mods = [_normal(m) for m in self.modifiers]
+        return any(
+            all(re.search(rf"\b{re.escape(m)}", hit.group(0)) for m in mods)
+            for pattern in (before, after)
+            for hit in pattern.finditer(low)
+        )
 
 
 def role_references(question: str) -> list[RoleReference]:
@@ -242,14 +279,17 @@ def role_references(question: str) -> list[RoleReference]:
     for pattern in _ROLE_OF_OWNER:
         for m in pattern.finditer(question):
             words = m.group("owner").split()
-            while words and (words[0].lower() in _TITLE_WORDS | STOPWORDS or words[0].lower() in _QUESTION_WORDS):
+            while words and words[0].lower().strip("'’") in _NOT_OWNER:
                 words = words[1:]
             role = [w for w in m.group("role").split() if w not in STOPWORDS | _WHEN_IN_ROLE]
-            if not words or not role:
+            if not words or not role or (len(role) == 1 and role[0] in _BARE_AMBIGUOUS):
                 continue
-            low = " ".join(words).lower().replace("’", "'")
-            owner = low[: max(4, len(low) - 2)] if len(words) == 1 else low
-            out.append(RoleReference(m.group(0), owner, tuple(role[:-1]), role[-1]))
+            owner = " ".join(words)
+            said = " ".join(role)
+            phrase = f"{owner}'s {said}" if pattern is _ROLE_OF_OWNER[0] else f"the {said} of {owner}"
+            if "’" in m.group(0):
+                phrase = phrase.replace("'s", "’s")
+            out.append(RoleReference(phrase, owner, tuple(role[:-1]), role[-1]))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,28 +102,52 @@ class Filters:
 
 def unmatched(filters: Filters, stored: list[ArticleSummary]) -> str | None:
     """Why a search with ``filters`` finds nothing among the ``stored`` articles, in words a reader can act
-    on (None when no filter is set and articles are stored: then something else is wrong)."""
+    on: the filter that no stored article meets and what is stored, or that only their combination fails
+    (None when no filter is set and articles are stored: then something else is wrong)."""
     if not stored:
         return "no article is stored yet; add some with `newsrag ingest PATH` (`newsrag serve` adds the bundled ones)"
-    parts, have = [], []
+    checks: list[tuple[str, str, Any]] = []  # (what the filter asks, what is stored, whether an article meets it)
     if filters.sources:
         outlets = sorted({a.source for a in stored if a.source})
-        parts.append("from " + " or ".join(filters.sources))
-        shown = ", ".join(outlets[:5]) + (f" and {len(outlets) - 5} more" if len(outlets) > 5 else "")
-        have.append(f"from {shown}" if outlets else "from no named outlet")
+        checks.append(
+            (
+                "from " + _few(filters.sources, " or "),
+                f"from {_few(outlets, ', ')}" if outlets else "from no named outlet",
+                lambda a: a.source in filters.sources,
+            )
+        )
     if filters.since or filters.until:
         days = sorted(a.date for a in stored if a.date)
         if filters.since and filters.until:
-            parts.append(f"dated {filters.since} to {filters.until}")
+            asked = f"dated {filters.since}" if filters.since == filters.until else f"dated {filters.since} to {filters.until}"
         else:
-            parts.append(f"dated {filters.since} or later" if filters.since else f"dated {filters.until} or earlier")
-        have.append("undated" if not days else f"dated {days[0]}" if days[0] == days[-1] else f"dated {days[0]} to {days[-1]}")
+            asked = f"dated {filters.since} or later" if filters.since else f"dated {filters.until} or earlier"
+        have = "undated" if not days else f"dated {days[0]}" if days[0] == days[-1] else f"dated {days[0]} to {days[-1]}"
+        since, until = filters.since, filters.until
+        checks.append(
+            (asked, have, lambda a: a.date is not None and (not since or a.date >= since) and (not until or a.date <= until))
+        )
     if filters.article_ids:
-        parts.append("with the id " + " or ".join(filters.article_ids))
-    if not parts:
+        checks.append(
+            (
+                "with the id " + _few(filters.article_ids, " or "),
+                "`newsrag articles` lists their ids",
+                lambda a: a.id in filters.article_ids,
+            )
+        )
+    if not checks:
         return None
     count = f"{len(stored)} article" + ("s" if len(stored) > 1 else "")
-    return f"no stored article is {' and '.join(parts)} (stored: {', '.join([count, *have])}); widen or drop that filter"
+    for asked, have, meets in checks:
+        if not any(meets(a) for a in stored):
+            return f"no stored article is {asked} (stored: {count}, {have}); widen or drop that filter"
+    asked = " and ".join(asked for asked, _, _ in checks)
+    return f"no stored article is {asked}, though each filter alone is met by some; widen or drop one of them"
+
+
+def _few(values: Sequence[str], sep: str, n: int = 5) -> str:
+    """At most ``n`` of ``values``, and how many more."""
+    return sep.join(values[:n]) + (f" and {len(values) - n} more" if len(values) > n else "")
 
 
 def _date(value: Any, name: str) -> dt.date | None:
