@@ -262,23 +262,28 @@ class NewsragChain(Runnable[Any, Answer]):
             if any(spells_outlet(name, source) for source in index.source_set):
                 continue
             plain = _plain(name)
-            if any(plain in t for t in texts):
+
+            def prints(text: str, plain: str = plain) -> bool:
+                return plain in text
+
+            if any(prints(t) for t in texts):
                 continue
-            if all(index.known(t) for t in tokens(name)):
-                hits = self.store.sections_by_id([cid for cid, _ in index.search(name, NAME_SECTIONS)])
-                if any(plain in _plain(h.text) for h in hits.values()):
-                    continue
+            if all(index.known(t) for t in tokens(name)) and self._in_sections(prints, name, index):
+                continue
             return name
         for ref in role_references(query):
             if any(spells_outlet(ref.owner, source) for source in index.source_set):
                 continue  # "the Arvendal Post's editor": outlets are named by their domain
-            if any(ref.mentioned_in(t) for t in texts):
-                continue
-            hits = self.store.sections_by_id([cid for cid, _ in index.search(ref.search, NAME_SECTIONS)])
-            if any(ref.mentioned_in(h.text) for h in hits.values()):
+            if any(ref.mentioned_in(t) for t in texts) or self._in_sections(ref.mentioned_in, ref.search, index):
                 continue
             return ref.phrase
         return None
+
+    def _in_sections(self, found: Callable[[str], bool], words: str, index: LexicalIndex) -> bool:
+        """Whether ``found`` holds for one of the sections the lexical index finds for ``words`` (their
+        text as :func:`_plain` prints it): a name or role beyond the retrieved articles."""
+        hits = self.store.sections_by_id([cid for cid, _ in index.search(words, NAME_SECTIONS)])
+        return any(found(_plain(h.text)) for h in hits.values())
 
     def _restate(self, inp: ChainInput, config: RunnableConfig | None = None) -> tuple[str, str]:
         """(what to search for, what the question asks itself): see :func:`rewrite.restate`."""

@@ -186,7 +186,6 @@ _TITLE_WORDS = frozenset(
 )
 #: words that say when someone holds a role, not which role: "Kessmoor's next manager" is a manager of Kessmoor's
 _WHEN_IN_ROLE = frozenset("new next former current then incoming outgoing acting interim future previous late".split())
-_QUESTION_WORDS = frozenset("what who whom whose which where when why how".split())
 _POSSESSIVE_SPLIT = re.compile(r"['’]s\b|(?<=s)['’]$")
 
 
@@ -216,7 +215,7 @@ _BARE_AMBIGUOUS = frozenset("chief general coach captain leader secretary direct
 #: spellings that name the same role
 _ROLE_SPELLINGS = (("defense", "defence"),)
 #: words in front of a name that are not part of it
-_NOT_OWNER = _TITLE_WORDS | STOPWORDS | _QUESTION_WORDS | _QUESTION_OPENERS | MONTH_NAMES | WEEKDAY_NAMES
+_NOT_OWNER = _TITLE_WORDS | STOPWORDS | _QUESTION_OPENERS | MONTH_NAMES | WEEKDAY_NAMES
 
 
 def _normal(text: str) -> str:
