@@ -128,9 +128,18 @@ def outlets_named(info: QuestionInfo, sources: set[str]) -> set[str]:
 
 def spells_outlet(name: str, source: str) -> bool:
     """Whether ``name`` spells the outlet domain ``source``: "The Ledger" -> theledger.example."""
-    key = re.sub(r"[^a-z0-9]", "", _POSSESSIVE_END.sub("", name.strip()).lower())
+    bare = _POSSESSIVE_END.sub("", name.strip())
+    key = re.sub(r"[^a-z0-9]", "", bare.lower())
     head = re.sub(r"[^a-z0-9]", "", source.split(".")[0])
+    if _ACRONYM.fullmatch(bare):  # "KBC" -> kbcnews.example, "BBC" -> bbc.example
+        return head in {key + suffix for suffix in _OUTLET_SUFFIXES}
     return any(len(v) >= 5 and head in (v, "the" + v) for v in (key, key.removeprefix("the")))
+
+
+#: an outlet's initials ("KBC", "NRK"): too short to compare like a name, but spelt in capitals
+_ACRONYM = re.compile(r"[A-Z]{2,6}")
+#: what a broadcaster's or paper's domain adds to its initials ("kbcnews", "nrktv")
+_OUTLET_SUFFIXES = ("", "news", "online", "tv", "radio", "live", "media")
 
 
 def _date_signal(info: QuestionInfo, article: Article, section_text: str) -> float:

@@ -18,9 +18,11 @@ checks, each a reason a reader can verify in the articles:
 * **words nobody reports**: the question asks what a named person said ("What did Hallgren tell the
   Chamber of Commerce ...?"), and no quotable passage reports the person speaking, or one of the
   question's other names (the audience, the place, the event) is in the section of none of those that do.
-  The same story's articles name them all; what the answer needs is the person's words at that event.
+  The same story's articles name them all; what the answer needs is the person's words at that event;
+* **withheld**: the question asks for a name, a number or a day, and one of the best quotable passages
+  says that very thing was not given ("Which firm was that?" beside "... declined to name the firm").
 
-Calibrated on the news dev split only (docs/benchmarks.md).
+Calibrated on the dev splits only (news/dev*, news3/dev; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -72,6 +74,34 @@ _SAID_BY_PRONOUN = re.compile(
     r"explained|declared)\b|\b(?:said|told|added)\s+(?:he|she)\b|^\s*[\"“‘']",
     re.I,
 )
+#: a refusal to give a name, a number or a day ("declined to name", "has not yet named", "would not say how
+#: many", "had not decided how many")
+_WITHHELD = re.compile(
+    r"\b(?:declined|refused|would\s+not|did\s+not|(?:has|have|had)\s+not(?:\s+yet)?|not\s+yet)\s+"
+    r"(?:to\s+)?(?:name[ds]?|identify|identified|disclose[ds]?|(?:say|said|decided|confirm(?:ed)?|reveal(?:ed)?)\s+"
+    r"(?:which|who|whom|how\s+many|how\s+much|when|what))\b",
+    re.I,
+)
+#: words after a refusal that may hold what was refused
+WITHHELD_WORDS = 6
+#: the best quotable passages a refusal must be among: as many as an answer quotes (Settings.max_quotes)
+WITHHELD_AMONG = 4
+#: what a question asks for: "which firm", "what is the name of the regulator", "how many days"
+_SLOT_WORD = re.compile(
+    r"(?:^\W*|,\s*)(?:and\s+)?(?:which|what)\s+(?:(?:is|was|are|were)\s+the\s+names?\s+of\s+)?(?P<rest>[^?]*)"
+    r"|\bhow\s+(?:many|much)\s+(?P<counted>[\w'-]+)",
+    re.I,
+)
+#: the words that end the noun after "which" or "what": a verb that follows it, or a clause
+_NOUN_END = frozenset(
+    "that who whom which whose of in at for on to from by did does do has have had will would is are was were "
+    "can could should".split()
+)
+#: words of the noun after "which" or "what" (determiners aside) that name the thing asked for
+SLOT_NOUN_WORDS = 3
+_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her"})
+_ASKS_WHO_WHEN = re.compile(r"^\W*(?:and\s+)?(?:who|whom|when|on\s+what\s+date)\b", re.I)
+_YES_NO = re.compile(r"^\W*(?:and\s+)?(?:is|was|are|were|did|does|do|has|have|had|can|could|will|would)\b", re.I)
 #: words before a verb of saying and after it where its speaker is named ("Emil Varga-Lund, the defence
 #: minister, said"; "said Defence Minister Emil Varga-Lund")
 BEFORE_VERB, AFTER_VERB = 10, 5
@@ -97,6 +127,7 @@ def unsupported(turn: str, pool: list[Candidate], articles: dict[str, Article], 
         or _said_by_another(turn, names, articles, index)
         or _apart(names, pool, articles, index)
         or _unsaid(turn, names, pool, articles, index)
+        or _withheld(turn, pool, articles)
     )
 
 
@@ -197,6 +228,54 @@ def _said_by_another(turn: str, names: Names, articles: dict[str, Article], inde
             if coverage(terms, content_words(a.text[start : s.end]), index) >= NAME_COVER:
                 return None
     return f"the articles do not attribute those words to “{names[0][0]}”" if printed else None
+
+
+def _withheld(turn: str, pool: list[Candidate], articles: dict[str, Article]) -> str | None:
+    """The question asks for a name, a number or a day, and a quotable passage says that very thing was
+    withheld: "Which firm was that?" beside "... but declined to name the firm", "How many days of strike
+    action did the executive call?" beside "... had not decided how many days of action it would call". The
+    words after the refusal must hold what the question asks for (the noun after "which" or "how many", or
+    for "who" and "when" the question's words). Not for "What did X say ...?" nor for a yes-or-no question:
+    "did not say whether ..." answers neither."""
+    slot = _slot(turn)
+    if not slot:
+        return None
+    for c in pool[:WITHHELD_AMONG]:
+        text = c.record.text
+        for m in _WITHHELD.finditer(text):
+            if content_words(" ".join(text[m.end() :].split()[:WITHHELD_WORDS])) & slot:
+                a = articles.get(c.record.article_id)
+                where = f" ({a.title})" if a is not None else ""
+                return f"an article says it was not made public: “{text.strip()}”{where}"
+    return None
+
+
+def _slot(turn: str) -> set[str]:
+    """The words of what the question asks for: the noun after "which", "what" or "how many" ("which firm",
+    "what is the name of the regulator", "how many days"), or for "who" and "when" all its words; empty for
+    a question about someone's words, or one answered yes or no."""
+    if _ASKS_WORDS.search(turn) or _YES_NO.match(turn):
+        return set()
+    m = _SLOT_WORD.search(turn)
+    if m and m.group("counted"):
+        return content_words(m.group("counted"))
+    if m:
+        words = m.group("rest").split()
+        if words and words[0].lower() in _NOUN_END:
+            return set()  # "What was the final tally?", "What did they decide?": no noun to look for
+        noun: list[str] = []
+        taken = 0
+        for w in words:
+            if w.lower().strip(",.") in _NOUN_END or len(noun) == SLOT_NOUN_WORDS:
+                break
+            taken += 1
+            if w.lower() not in _DETERMINERS:
+                noun.append(w)
+        asked = content_words(" ".join(noun))
+        rest = " ".join(words[taken:])
+        also = re.match(r"(?:was|is)\s+the\s+((?:\S+\s*){1,3})", rest, re.I)  # "which company was the contractor"
+        return asked | (content_words(also.group(1)) if also else set())
+    return content_words(turn) if _ASKS_WHO_WHEN.match(turn) else set()
 
 
 def _apart(names: Names, pool: list[Candidate], articles: dict[str, Article], index: LexicalIndex) -> str | None:

@@ -26,7 +26,7 @@ from newsrag.rag.question import dates_in, role_references
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
 from newsrag.rag.scorer import SCORER_PATH, load_scorer
-from newsrag.rag.support import _neighbourhood, _reports, _speaker, _speaks
+from newsrag.rag.support import _neighbourhood, _reports, _slot, _speaker, _speaks, _withheld
 from newsrag.rag.text import tokens
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
@@ -440,6 +440,39 @@ def test_a_question_that_asks_for_a_quantity_quotes_one_first(chain: NewsragChai
     assert answer.citations and words in answer.citations[0].quote, answer.answer
 
 
+def test_a_passage_that_says_the_asked_thing_was_withheld_is_a_reason_to_abstain() -> None:
+    from newsrag.rag.quote import Candidate
+    from newsrag.rag.records import SentenceRecord
+
+    def pool(*texts: str) -> list[Candidate]:
+        out = []
+        for i, text in enumerate(texts):
+            record = SentenceRecord(f"a:{i}", "a", "a#0", 0, i, 100 * i, 100 * i + len(text), text, np.zeros(4, dtype=np.float32))
+            out.append(Candidate(record, 0.5, 0.5, 0.0, 0.5 - i / 100))
+        return out
+
+    firm = pool("She said the solvent came from an outside supplier but declined to name the firm, citing legal advice.")
+    reason = _withheld("Which firm supplied the solvent?", firm, {})
+    assert reason is not None and "declined to name the firm" in reason
+    days = pool("The executive said it had not decided how many days of action it would call.")
+    assert _withheld("How many days of strike action did the union call?", days, {})
+    assert _withheld("Who has been appointed to chair the panel?", pool("The ministry has not yet named the panel's chair."), {})
+    # the refusal must be about what is asked, among the passages an answer would quote first
+    assert _withheld("How many nurses joined the strike?", days, {}) is None
+    far = pool(*["Filler sentence about the strike."] * 4, "It declined to name the firm.")
+    assert _withheld("Which firm supplied the solvent?", far, {}) is None
+    # not for a question about someone's words, nor one answered yes or no ("did not say whether")
+    assert _withheld("What did the minister say about the firm?", firm, {}) is None
+    assert _withheld("Did the company name the firm?", firm, {}) is None
+    assert _slot("What is the name of the outside support contractor whose login the hackers used?") == {
+        "outside",
+        "support",
+        "contractor",
+    }
+    assert _slot("Which company was the outside contractor?") == {"company", "outside", "contractor"}
+    assert _slot("What was the final tally?") == set()
+
+
 def test_the_quantity_preference_reorders_copies_and_only_for_quantity_questions() -> None:
     from newsrag.rag.extractive import QUANTITY_BONUS, prefer_quantities
     from newsrag.rag.quote import Candidate
@@ -565,6 +598,10 @@ def test_a_preference_never_turns_an_off_topic_question_into_an_answer(chain: Ne
 
 def test_an_outlet_named_with_a_possessive_is_an_outlet() -> None:
     assert spells_outlet("Tidewater Chronicle's", "tidewater-chronicle.example")
+    # a broadcaster named by its initials, which its domain spells with or without "news"
+    assert spells_outlet("KBC", "kbcnews.example") and spells_outlet("BBC", "bbc.example")
+    assert not spells_outlet("KBC", "kbcsport.example") and not spells_outlet("Kbc", "kbcnews.example")
+    assert not spells_outlet("UN", "unicef.example")
     assert Pins.read("What was the Tidewater Chronicle’s April report?", frozenset({"tidewater-chronicle.example"}), None).outlets
 
 
