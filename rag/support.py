@@ -20,7 +20,10 @@ checks, each a reason a reader can verify in the articles:
   question's other names (the audience, the place, the event) is in the section of none of those that do.
   The same story's articles name them all; what the answer needs is the person's words at that event;
 * **withheld**: the question asks for a name, a number or a day, and one of the best quotable passages
-  says that very thing was not given ("Which firm was that?" beside "... declined to name the firm").
+  says that very thing was not given ("Which firm was that?" beside "... declined to name the firm");
+* **yet to come**: the question takes an outcome for granted ("What did the independent review
+  conclude?"), and the passages' sections speak of that review only as something to come ("she would ask
+  for an independent review").
 
 Calibrated on the dev splits only (news/dev*, news3/dev; docs/benchmarks.md).
 """
@@ -102,6 +105,27 @@ SLOT_NOUN_WORDS = 3
 _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her"})
 _ASKS_WHO_WHEN = re.compile(r"^\W*(?:and\s+)?(?:who|whom|when|on\s+what\s+date)\b", re.I)
 _YES_NO = re.compile(r"^\W*(?:and\s+)?(?:is|was|are|were|did|does|do|has|have|had|can|could|will|would)\b", re.I)
+#: processes whose outcome a question may take for granted
+_PROCESS = re.compile(
+    r"(review|report|inquiry|investigation|consultation|ballot|vote|ruling|appeal|verdict|trial|hearing|audit|study|"
+    r"assessment|inspection|findings|recommendations|decision|probe|analysis)s?"
+)
+#: words of an outcome, and how near a process they must be in the question
+_OUTCOME = re.compile(
+    r"conclude[ds]?|find|found|findings?|recommend(?:ed|ations?)?|decide[ds]?|ruled?|ruling|results?|outcome|verdict|"
+    r"show(?:ed|n|s)?|reveal(?:ed|s)?|win|won|lose|lost"
+)
+OUTCOME_WORDS = 6
+_POINTING = frozenset({"that", "this", "these", "those"})
+_FUTURE_QUESTION = re.compile(r"\b(?:will|would|going\s+to|due|expected|plan(?:s|ned)?|should|next)\b", re.I)
+#: a word of the future near a mention, and an outcome that means it happened; characters either side
+_FUTURE = re.compile(
+    r"\b(?:due|expected|will|would|to\s+be|is\s+to|are\s+to|planned|scheduled|later|next|by\s+the\s+(?:summer|end|"
+    r"spring|autumn|winter)|yet\s+to|not\s+yet|asked\s+for|called\s+for|pending|can\s+then|intends?|plans?)\b",
+    re.I,
+)
+_DONE = re.compile(r"\b(?:found|concluded|ruled|recommended|showed|rejected|upheld|dismissed|won|lost|published)\b", re.I)
+FUTURE_CHARS = 60
 #: words before a verb of saying and after it where its speaker is named ("Emil Varga-Lund, the defence
 #: minister, said"; "said Defence Minister Emil Varga-Lund")
 BEFORE_VERB, AFTER_VERB = 10, 5
@@ -128,6 +152,7 @@ def unsupported(turn: str, pool: list[Candidate], articles: dict[str, Article], 
         or _apart(names, pool, articles, index)
         or _unsaid(turn, names, pool, articles, index)
         or _withheld(turn, pool, articles)
+        or _yet_to_come(turn, pool, articles)
     )
 
 
@@ -248,6 +273,48 @@ def _withheld(turn: str, pool: list[Candidate], articles: dict[str, Article]) ->
                 where = f" ({a.title})" if a is not None else ""
                 return f"an article says it was not made public: “{text.strip()}”{where}"
     return None
+
+
+def _yet_to_come(turn: str, pool: list[Candidate], articles: dict[str, Article]) -> str | None:
+    """The question takes an outcome for granted ("What did the independent review conclude?", "Did the
+    company win its appeal?"), and the quotable passages' sections speak of that review or appeal only as
+    something to come: "she would ask for an independent review", "the company can then appeal". Each
+    mention must have a word of the future near it ("would", "due", "expected", "later") and no outcome
+    ("found", "ruled"). Not when the question itself asks about the future, nor for "that report" (a
+    follow-up's earlier turn has it)."""
+    if _FUTURE_QUESTION.search(turn):
+        return None
+    words = [w.strip("?,.!\"“”'’").lower().removesuffix("'s") for w in turn.split()]
+    outcomes = [i for i, w in enumerate(words) if _OUTCOME.fullmatch(w)]
+    processes = {
+        m.group(1)
+        for i, w in enumerate(words)
+        if (m := _PROCESS.fullmatch(w))
+        and (i == 0 or words[i - 1] not in _POINTING)
+        and any(abs(o - i) <= OUTCOME_WORDS for o in outcomes)
+    }
+    if not processes:
+        return None
+    sections: dict[tuple[str, int], list[str]] = {}
+    for c in pool:
+        a = articles.get(c.record.article_id)
+        if a is not None and (a.id, c.record.section) not in sections:
+            sections[(a.id, c.record.section)] = [a.text[s.start : s.end] for s in a.sentences if s.section == c.record.section]
+    for process in sorted(processes):
+        mention = re.compile(rf"\b{process}s?\b", re.I)
+        said = [t for texts in sections.values() for t in texts if mention.search(t)]
+        if said and all(_to_come(t, mention) for t in said):
+            return f"the articles speak of the {process} only as something to come: “{said[0].strip()}”"
+    return None
+
+
+def _to_come(text: str, mention: re.Pattern[str]) -> bool:
+    """Whether every mention in ``text`` has a word of the future near it and no outcome."""
+    for m in mention.finditer(text):
+        near = text[max(m.start() - FUTURE_CHARS, 0) : m.end() + FUTURE_CHARS]
+        if not _FUTURE.search(near) or _DONE.search(near):
+            return False
+    return True
 
 
 def _slot(turn: str) -> set[str]:

@@ -23,10 +23,11 @@ from newsrag.rag.features import spells_outlet
 from newsrag.rag.models import Answer, AnswerChunk, Article, Sentence
 from newsrag.rag.pins import Pins
 from newsrag.rag.question import dates_in, role_references
+from newsrag.rag.records import SentenceRecord
 from newsrag.rag.retrieve import Filters
 from newsrag.rag.rewrite import restate
 from newsrag.rag.scorer import SCORER_PATH, load_scorer
-from newsrag.rag.support import _neighbourhood, _reports, _slot, _speaker, _speaks, _withheld
+from newsrag.rag.support import _neighbourhood, _reports, _slot, _speaker, _speaks, _withheld, _yet_to_come
 from newsrag.rag.text import tokens
 
 SEED_TITLE = "Pentagon Chief Casts Doubt on Ukraine’s NATO Gamble As Peace Talks Loom"
@@ -471,6 +472,32 @@ def test_a_passage_that_says_the_asked_thing_was_withheld_is_a_reason_to_abstain
     }
     assert _slot("Which company was the outside contractor?") == {"company", "outside", "contractor"}
     assert _slot("What was the final tally?") == set()
+
+
+def test_an_outcome_the_articles_speak_of_only_as_to_come_is_a_reason_to_abstain() -> None:
+    from newsrag.rag.quote import Candidate
+
+    def story(*texts: str) -> tuple[list[Candidate], dict[str, Article]]:
+        body, sentences = "", []
+        for i, text in enumerate(texts):
+            start = len(body)
+            body += text + " "
+            sentences.append(Sentence(index=i, start=start, end=start + len(text), section=0))
+        article = Article(id="a", url="https://x.example/a", title="Sirens", text=body.strip(), sentences=sentences)
+        record = SentenceRecord("a:0", "a", "a#0", 0, 0, 0, len(texts[0]), texts[0], np.zeros(4, dtype=np.float32))
+        return [Candidate(record, 0.5, 0.5, 0.0, 0.5)], {"a": article}
+
+    asked = story("The sirens did not sound until 12.50 a.m.", "The mayor said she would ask for an independent review.")
+    reason = _yet_to_come("What did the independent review conclude about the sirens?", *asked)
+    assert reason is not None and "would ask for an independent review" in reason
+    appeal = story("The regulator fined the company.", "The company has said it will appeal.")
+    assert _yet_to_come("Did the company win its appeal?", *appeal)
+    # an outcome the articles report, a question about the future, and "that review" (a follow-up's) are not
+    done = story("The independent review, which the council said would take a month, found the battery had failed.")
+    assert _yet_to_come("What did the independent review conclude?", *done) is None
+    assert _yet_to_come("When will the independent review be published?", *asked) is None
+    assert _yet_to_come("What did that review conclude?", *asked) is None
+    assert _yet_to_come("Why did the sirens fail?", *asked) is None
 
 
 def test_the_quantity_preference_reorders_copies_and_only_for_quantity_questions() -> None:
