@@ -7,7 +7,8 @@ checks, each a reason a reader can verify in the articles:
 
 * **a day nobody reports**: the question names a day, and no quotable passage comes from an article
   published on it or just after, or naming it;
-* **quoted words said by someone else**: the question quotes words (or "said that ...") and names a
+* **quoted words said by someone else**: the question quotes words (or "said that ...", "call for ...",
+  "accuse ... of ...", "demand ...") and names a
   person, the retrieved articles print the words, and never with that person in the sentence or the one
   before;
 * **a name apart**: the question names people, places or events, and one of them is in no quotable
@@ -53,7 +54,10 @@ LEAD = 2
 #: share of quoted words a sentence must hold to be where they are printed (quoted / "said that" words)
 QUOTED_SHARE, CLAUSE_SHARE = 0.8, 0.6
 _SAID_THAT = re.compile(
-    r"\b(?:say|said|tell|told|argue|argued|claim|claimed|mean|warn|warned)\b[^?]*?\bthat\s+([^?]{12,300})", re.I
+    r"\b(?:say|said|tell|told|argue|argued|claim|claimed|mean|warn|warned)\b[^?]*?\bthat\s+([^?]{12,300})"
+    r"|\b(?:call|calls|called)\s+for\s+([^?]{12,300})|\b(?:accuse|accuses|accused)\s+[^?]{2,40}?\bof\s+([^?]{12,300})"
+    r"|\b(?:demand|demands|demanded|propose|proposes|proposed)\s+([^?]{12,300})",
+    re.I,
 )
 #: "What did <name> say / tell / promise ...": the question asks for a named person's words. Only verbs
 #: of saying: "call", "add", "write", "offer", "give", "defend" or "dismiss" may ask about deeds ("How did
@@ -234,7 +238,7 @@ def _said_by_another(turn: str, names: Names, articles: dict[str, Article], inde
     if not names:
         return None
     phrases = [(content_words(q), QUOTED_SHARE) for q in quoted_in(turn)]
-    phrases += [(content_words(m.group(1)), CLAUSE_SHARE) for m in _SAID_THAT.finditer(turn)]
+    phrases += [(content_words(next(g for g in m.groups() if g)), CLAUSE_SHARE) for m in _SAID_THAT.finditer(turn)]
     phrases = [(words, share) for words, share in phrases if len(words) >= 3 or (words and share == QUOTED_SHARE)]
     if not phrases:
         return None

@@ -199,6 +199,11 @@ def test_role_references_read_owners_and_roles_as_an_article_would_print_them() 
     [
         # the words are Vandermeer's, not Osterhout's
         ("Why did Lena Osterhout say 'Arbitration could take months'?", "do not attribute those words to “Lena Osterhout”"),
+        # the council asked for the review; "call for" and "accuse ... of" are read like "said that"
+        (
+            "Why did Lena Osterhout call for the state Water Arbitration Panel to review how the reservoir was managed?",
+            "do not attribute those words to “Lena Osterhout”",
+        ),
         # every article on the swimming pools was published in 2024 or January 2025
         (
             "What did Mayor Brannock say about swimming pools on 3 February 2025?",
