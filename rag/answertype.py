@@ -17,7 +17,9 @@ _COUNT_Q = re.compile(r"\bhow\s+many\b", re.I)
 MONEY = re.compile(
     r"[$€£¥₹₩₽]\s?\d|\b(?:USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?"
     r"(?:dollars?|euros?|pounds?|cents?|pence|crowns?|kronor|krona|kroner|krone|francs?|yen|yuan|renminbi|rupees?|"
-    r"pesos?|roubles?|rubles?|lira|zloty|shekels?|dirhams?|riyals?|USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\b",
+    r"pesos?|roubles?|rubles?|lira|zloty|shekels?|dirhams?|riyals?|marks?|markka|rand|baht|forint|koruna|korun|lei|leu|"
+    r"lev|leva|kuna|dinars?|ringgit|reais|naira|shillings?|guilders?|drachmas?|escudos?|pesetas?|"
+    r"USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\b",
     re.I,
 )
 _NUMBER = re.compile(

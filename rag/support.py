@@ -387,9 +387,19 @@ def _missing(
             break
         if a is None or not a.sentences:
             continue
-        near = content_words(f"{a.title}\n{around(a, c.record.index)}")
+        near = _with_demonyms(content_words(f"{a.title}\n{around(a, c.record.index)}"), index)
         missing = {name: terms for name, terms in missing.items() if coverage(terms, near, index) < NAME_COVER}
     return next(iter(missing), None)
+
+
+def _with_demonyms(words: set[str], index: LexicalIndex) -> set[str]:
+    """``words`` with a place's people's name for each place, and the place for each such name, where the
+    corpus uses both: "Drevnia" names the same thing as "the Drevnian duty" ("Ostrelia", "Ostrelian")."""
+    return (
+        words
+        | {w + "n" for w in words if index.known(w + "n")}
+        | {w[:-1] for w in words if w.endswith("n") and index.known(w[:-1])}
+    )
 
 
 def _neighbourhood(a: Article, i: int) -> str:
