@@ -1,11 +1,13 @@
 """Expected answer types: "How much does it cost?" is answered by an amount of money, "How many ...?"
-by a number. A passage without one does not answer the question, however close its topic is."""
+by a number, "How fast was the train going?" by a speed. A passage without one does not answer the
+question, however close its topic is. "How fast" alone is no speed ("How fast did the agency act?"), nor
+is "how far" a distance ("how far into the talks")."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["MONEY", "expected_type", "satisfies"]
+__all__ = ["DESCRIBED", "MONEY", "expected_type", "satisfies"]
 
 _MONEY_Q = re.compile(
     r"\bhow\s+much\b.*\b(cost|costs|pay|paid|pays|charge|charged|price|priced|worth|fine|fined|earn|earns|spend|spent|raise|raised|owe)\b"
@@ -13,6 +15,17 @@ _MONEY_Q = re.compile(
     re.I,
 )
 _COUNT_Q = re.compile(r"\bhow\s+many\b", re.I)
+_SPEED_Q = re.compile(
+    r"\bhow\s+fast\s+(?:was|were|is|are)\b[^?]*\b(?:going|travell?ing|moving|driving|flying|running|sailing)\b"
+    r"|\bwhat\s+speed\b",
+    re.I,
+)
+#: a speed: a number and its unit
+_SPEED = re.compile(
+    r"\d[\d,.]*\s?(?:km/h|kph|mph|knots?|(?:kilomet(?:re|er)s?|miles|metres|meters)\s+(?:an|per)\s+(?:hour|second))", re.I
+)
+#: what each kind is called when no passage gives it
+DESCRIBED = {"money": "an amount of money", "number": "a number", "speed": "a speed"}
 #: an amount of money: a currency sign or code before a number, or a currency's name or code after one
 MONEY = re.compile(
     r"[$€£¥₹₩₽]\s?\d|\b(?:USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?"
@@ -34,6 +47,8 @@ def expected_type(question: str) -> str | None:
         return "money"
     if _COUNT_Q.search(question):
         return "number"
+    if _SPEED_Q.search(question):
+        return "speed"
     return None
 
 
@@ -42,4 +57,6 @@ def satisfies(text: str, kind: str | None) -> bool:
         return bool(MONEY.search(text))
     if kind == "number":
         return bool(_NUMBER.search(text))
+    if kind == "speed":
+        return bool(_SPEED.search(text))
     return True

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from .adapter import reorder
-from .answertype import expected_type, satisfies
+from .answertype import DESCRIBED, expected_type, satisfies
 from .citations import citations_for
 from .compose import abstention_text, extractive_lines
 from .evidence import Evidence, make_answer
@@ -58,7 +58,7 @@ def answerable(ev: Evidence, threshold: float, scorer: Scorer | None = None) -> 
             return False, explain(ev)
         kind = expected_type(ev.inp.question)
         if kind and not any(satisfies(c.record.text, kind) for c in ev.candidates if c.score >= threshold):
-            what = "an amount of money" if kind == "money" else "a number"
+            what = DESCRIBED[kind]
             return False, f"no relevant passage gives {what}"
     reason = ev.unreported or unsupported(ev.turn or ev.query, ev.quotable, ev.decision_articles, ev.index)
     return (False, reason) if reason else (True, None)
