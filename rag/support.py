@@ -121,14 +121,22 @@ _OUTCOME = re.compile(
 )
 OUTCOME_WORDS = 6
 _POINTING = frozenset({"that", "this", "these", "those"})
+#: words that tell one report or review from another of the same story ("its final report", not the interim one)
+_KIND_OF_PROCESS = frozenset(
+    {"final", "interim", "full", "preliminary", "independent", "internal", "external", "official", "formal", "second", "first"}
+)
 _FUTURE_QUESTION = re.compile(r"\b(?:will|would|going\s+to|due|expected|plan(?:s|ned)?|should|next)\b", re.I)
 #: a word of the future near a mention, and an outcome that means it happened; characters either side
 _FUTURE = re.compile(
     r"\b(?:due|expected|will|would|to\s+be|is\s+to|are\s+to|planned|scheduled|later|next|by\s+the\s+(?:summer|end|"
-    r"spring|autumn|winter)|yet\s+to|not\s+yet|asked\s+for|called\s+for|pending|can\s+then|intends?|plans?)\b",
+    r"spring|autumn|winter)|yet\s+to|not\s+yet|asked\s+for|called\s+for|pending|can\s+then|intends?|plans?|"
+    r"(?:closes|ends|opens|begins|starts|runs\s+until)\s+(?:on|in|at|by)\b)\b",
     re.I,
 )
-_DONE = re.compile(r"\b(?:found|concluded|ruled|recommended|showed|rejected|upheld|dismissed|won|lost|published)\b", re.I)
+#: an outcome that means it happened ("would be published" is still to come)
+_DONE = re.compile(
+    r"(?<!\bbe\s)\b(?:found|concluded|ruled|recommended|showed|rejected|upheld|dismissed|won|lost|published)\b", re.I
+)
 FUTURE_CHARS = 60
 #: words before a verb of saying and after it where its speaker is named ("Emil Varga-Lund, the defence
 #: minister, said"; "said Defence Minister Emil Varga-Lund")
@@ -291,7 +299,7 @@ def _yet_to_come(turn: str, pool: list[Candidate], articles: dict[str, Article])
     words = [w.strip("?,.!\"“”'’").lower().removesuffix("'s") for w in turn.split()]
     outcomes = [i for i, w in enumerate(words) if _OUTCOME.fullmatch(w)]
     processes = {
-        m.group(1)
+        f"{words[i - 1]} {m.group(1)}" if i and words[i - 1] in _KIND_OF_PROCESS else m.group(1)
         for i, w in enumerate(words)
         if (m := _PROCESS.fullmatch(w))
         and (i == 0 or words[i - 1] not in _POINTING)
@@ -305,7 +313,7 @@ def _yet_to_come(turn: str, pool: list[Candidate], articles: dict[str, Article])
         if a is not None and (a.id, c.record.section) not in sections:
             sections[(a.id, c.record.section)] = [a.text[s.start : s.end] for s in a.sentences if s.section == c.record.section]
     for process in sorted(processes):
-        mention = re.compile(rf"\b{process}s?\b", re.I)
+        mention = re.compile(r"\b" + r"\s+".join(process.split()) + r"s?\b", re.I)
         said = [t for texts in sections.values() for t in texts if mention.search(t)]
         if said and all(_to_come(t, mention) for t in said):
             return f"the articles speak of the {process} only as something to come: “{said[0].strip()}”"

@@ -503,6 +503,15 @@ def test_an_outcome_the_articles_speak_of_only_as_to_come_is_a_reason_to_abstain
     assert _yet_to_come("When will the independent review be published?", *asked) is None
     assert _yet_to_come("What did that review conclude?", *asked) is None
     assert _yet_to_come("Why did the sirens fail?", *asked) is None
+    # "would be published" and "closes on ..." are still to come; "its final report" is not the interim one
+    final = story(
+        "The board found in its interim report that the rail had cracked.",
+        "Its final report would be published later in the year.",
+    )
+    assert _yet_to_come("What did the board conclude in its final report?", *final)
+    assert _yet_to_come("What did the board conclude in its interim report?", *final) is None
+    ballot = story("The union is consulting its members.", "The consultation closes on February 24.")
+    assert _yet_to_come("What was the result of the consultation?", *ballot)
 
 
 def test_a_place_and_its_peoples_name_count_as_the_same_name() -> None:
