@@ -22,13 +22,14 @@ _SPEED_Q = re.compile(
 )
 #: a speed: a number and its unit
 _SPEED = re.compile(
-    r"\d[\d,.]*\s?(?:km/h|kph|mph|knots?|(?:kilomet(?:re|er)s?|miles|metres|meters)\s+(?:an|per)\s+(?:hour|second))", re.I
+    r"(?<![\d,.])\d[\d,.]*+\s?(?:km/h|kmh|kph|mph|m/s|knots?|(?:km|kilomet(?:re|er)s?|miles|metres|meters|m)\s+(?:an|a|per)\s+(?:hour|second))",
+    re.I,
 )
 #: what each kind is called when no passage gives it
 DESCRIBED = {"money": "an amount of money", "number": "a number", "speed": "a speed"}
 #: an amount of money: a currency sign or code before a number, or a currency's name or code after one
 MONEY = re.compile(
-    r"[$€£¥₹₩₽]\s?\d|\b(?:USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\s?\d|\d[\d,.]*\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?"
+    r"[$€£¥₹₩₽]\s?\d|\b(?:USD|EUR|GBP|JPY|CNY|CHF|SEK|NOK|DKK|INR)\s?\d|(?<![\d,.])\d[\d,.]*+\s?(?:(?:thousand|million|billion|trillion|m|bn)\s)?"
     r"(?:dollars?|euros?|pounds?|cents?|pence|crowns?|kronor|krona|kroner|krone|francs?|yen|yuan|renminbi|rupees?|"
     r"pesos?|roubles?|rubles?|lira|zloty|shekels?|dirhams?|riyals?|marks?|markka|rand|baht|forint|koruna|korun|lei|leu|"
     r"lev|leva|kuna|dinars?|ringgit|reais|naira|shillings?|guilders?|drachmas?|escudos?|pesetas?|"

@@ -131,8 +131,8 @@ def spells_outlet(name: str, source: str) -> bool:
     bare = _POSSESSIVE_END.sub("", name.strip())
     key = re.sub(r"[^a-z0-9]", "", bare.lower())
     head = re.sub(r"[^a-z0-9]", "", source.split(".")[0])
-    if _ACRONYM.fullmatch(bare):  # "KBC" -> kbcnews.example, "BBC" -> bbc.example
-        return head in {key + suffix for suffix in _OUTLET_SUFFIXES}
+    if _ACRONYM.fullmatch(bare) and head in {key + suffix for suffix in _OUTLET_SUFFIXES}:
+        return True  # "KBC" -> kbcnews.example, "BBC" -> bbc.example
     return any(len(v) >= 5 and head in (v, "the" + v) for v in (key, key.removeprefix("the")))
 
 
